@@ -1,0 +1,144 @@
+"""Write efficiency.csv, efficiency.md (summary + goal checks) and run metadata (meta.json)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+CSV_FIRST = [
+    "model", "device", "weights", "method", "kv_before", "context_length", "kv_budget", "select_k",
+    "selection_layer", "layer_source", "ttft_s", "ttft_ci95_lo_s", "ttft_ci95_hi_s", "tpot_s",
+    "peak_memory_bytes", "peak_memory_kind", "kv_cache_bytes", "ttft_ratio_vs_fullkv", "tpot_ratio_vs_fullkv",
+    "kv_ratio_vs_fullkv", "ideal_ttft_ratio", "measured_over_ideal", "monitor_overhead",
+]  # fmt: skip
+LONG_ORDER = ("gemfilter", "fastkv", "asl", "fullkv")
+OVERHEAD_GOAL = 1.05
+IDEAL_GOAL = 1.15
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    """All rows; the issue's required columns first, then every extra column."""
+    extra = sorted({k for r in rows for k in r} - set(CSV_FIRST))
+    with path.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=CSV_FIRST + extra)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: r.get(k) for k in CSV_FIRST + extra})
+
+
+def goal_checks(rows: list[dict]) -> list[tuple[str, bool | None, str]]:
+    """(goal, passed or None when not measurable, detail) for the issue's goals."""
+    out: list[tuple[str, bool | None, str]] = []
+    asl = [r for r in rows if r["method"] in ("asl", "asl_fullbefore")]
+    ov = [(r["context_length"], r["monitor_overhead"]) for r in asl if not math.isnan(r["monitor_overhead"])]
+    detail = ", ".join(f"N={n}: {v:.3f}" for n, v in ov) or "no forced-FastKV reference"
+    out.append(
+        (
+            f"ASL monitoring overhead <= {OVERHEAD_GOAL:.2f} at every length",
+            all(v <= OVERHEAD_GOAL for _, v in ov) if ov else None,
+            detail,
+        )
+    )
+    longest = max(r["context_length"] for r in rows)
+    at_long = {(r["method"], r["kv_budget"]): r for r in rows if r["context_length"] == longest}
+    for m in ("fastkv", "gemfilter", "asl"):
+        vals = [r["measured_over_ideal"] for (name, _), r in at_long.items() if name == m]
+        ok = all(v <= IDEAL_GOAL for v in vals) if vals else None
+        out.append(
+            (
+                f"{m} measured/ideal TTFT <= {IDEAL_GOAL} at N={longest}",
+                ok,
+                ", ".join(f"{v:.3f}" for v in vals),
+            )
+        )
+    budgets = sorted({b for (_, b) in at_long if b is not None})
+    full = at_long.get(("fullkv", None))
+    for b in budgets:
+        t = [at_long.get((m, b), full if m == "fullkv" else None) for m in LONG_ORDER]
+        if any(x is None for x in t):
+            continue
+        v = [x["ttft_s"] for x in t]
+        ok = v[0] <= v[1] <= v[2] < v[3]
+        out.append(
+            (
+                f"TTFT order GemFilter <= FastKV <= ASL < FullKV at N={longest}, budget {b}",
+                ok,
+                " / ".join(f"{x:.3f}s" for x in v),
+            )
+        )
+    kv_bad = [
+        f"{r['method']}@{r['context_length']}" for r in rows if not (r["kv_bytes_ok"] and r["kv_lengths_ok"])
+    ]
+    out.append(
+        (
+            "KV bytes equal the arithmetic exactly (every row)",
+            not kv_bad,
+            ", ".join(kv_bad) or "all rows exact",
+        )
+    )
+    return out
+
+
+def write_markdown(rows: list[dict], meta: Mapping[str, Any], path: Path) -> None:
+    """Summary table (ratios to FullKV), goal checks, and the notes needed to read them."""
+    lines = [f"# Efficiency benchmark: {meta['model']} ({meta['weights']} weights) on {meta['device']}", ""]
+    lines += [
+        f"- git {meta.get('git_commit')} (dirty: {meta.get('git_dirty')}), torch {meta['torch']}, "
+        f"transformers {meta['transformers']}, threads {meta['torch_threads']}",
+        f"- warm-ups {meta['settings']['warmups']}, repeats {meta['settings']['repeats']} (interleaved), "
+        f"decode steps D = {meta['settings']['decode_steps']} (EOS ignored), prompt: {meta.get('prompt_source')}",
+        "- TTFT/TPOT: medians of the engine's synchronised timings; CI: Student-t 95% interval of the mean.",
+        "- ideal = prefill-FLOP ratio to FullKV (asl.efficiency.flops); measured/ideal = overhead factor.",
+        "- monitor overhead = ASL TTFT / TTFT of FastKV forced to ASL's chosen layer (same budget, kv_before).",
+    ]
+    if meta["settings"].get("force_layer") is not None:
+        lines.append(
+            f"- **Random weights: ASL's selection layer is forced to {meta['settings']['force_layer']}** "
+            "(attention of a random model is meaningless, so the rule's choice would be too)."
+        )
+    lines += [
+        "",
+        "| N | budget | method | layer | TTFT s [95% CI] | TTFT/Full | ideal | meas/ideal | TPOT ms | TPOT/Full | KV MiB | KV/Full | peak MiB | monitor ovh |",
+        "|" + "---|" * 14,
+    ]
+    for r in rows:
+        ci = f"{_fmt(r['ttft_s'])} [{_fmt(r['ttft_ci95_lo_s'])}, {_fmt(r['ttft_ci95_hi_s'])}]"
+        tpot_ms = r["tpot_s"] * 1e3 if r["tpot_s"] == r["tpot_s"] else float("nan")
+        lines.append(
+            f"| {r['context_length']} | {_fmt(r['kv_budget'])} | {r['method']} | {_fmt(r['selection_layer'])} | {ci} "
+            f"| {_fmt(r['ttft_ratio_vs_fullkv'], 2)} | {_fmt(r['ideal_ttft_ratio'], 2)} | {_fmt(r['measured_over_ideal'], 2)} "
+            f"| {_fmt(tpot_ms, 1)} | {_fmt(r['tpot_ratio_vs_fullkv'], 2)} | {_fmt(r['kv_cache_bytes'] / 2**20, 1)} "
+            f"| {_fmt(r['kv_ratio_vs_fullkv'], 3)} | {_fmt(r['peak_memory_bytes'] / 2**20, 0)} | {_fmt(r['monitor_overhead'], 3)} |"
+        )
+    lines += [
+        "",
+        f"Peak memory kind: {', '.join(sorted({r['peak_memory_kind'] for r in rows}))}.",
+        "",
+        "## Goals",
+        "",
+    ]
+    for goal, ok, detail in goal_checks(rows):
+        mark = "n/a" if ok is None else ("PASS" if ok else "MISS")
+        lines.append(f"- **{mark}** {goal}: {detail}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def write_all(rows: list[dict], meta: dict[str, Any], out_dir: Path) -> None:
+    """efficiency.csv, efficiency.md and meta.json under ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_csv(rows, out_dir / "efficiency.csv")
+    write_markdown(rows, meta, out_dir / "efficiency.md")
+    meta = {**meta, "goals": [{"goal": g, "passed": ok, "detail": d} for g, ok, d in goal_checks(rows)]}
+    (out_dir / "meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")

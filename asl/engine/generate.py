@@ -1,0 +1,157 @@
+"""``generate``: one request through the engine — prefill under a method, then our own greedy decode loop."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from transformers import PreTrainedModel
+
+from asl.engine.attention import engine_attention_enabled, kernel_for
+from asl.engine.cache import PrunedKVCache
+from asl.engine.memory import PeakMemory
+from asl.engine.runner import decode_step, prefill
+from asl.methods.base import PruningMethod
+from asl.methods.sessions import OnePassSession
+from asl.models.loading import stop_token_ids as model_stop_token_ids
+from asl.models.registry import method_layer_defaults
+
+
+@dataclass
+class GenerationResult:
+    """Everything one request produced and measured."""
+
+    text: str
+    token_ids: list[int]
+    prompt_tokens: int
+    kv_lengths: list[int]  # prompt KV entries kept per layer after prefill
+    selection_layer: int | None
+    rel_variance: dict[int, float]
+    ttft_s: float  # prefill (every pass) + the first token
+    tpot_s: float | None  # mean of the remaining decode steps; None with fewer than 2 tokens
+    peak_memory_bytes: int
+    peak_memory_kind: str
+    kv_cache_bytes: int
+    layers_run: int  # decoder-layer calls of the prefill (both passes for two-pass methods)
+    method_config: dict[str, Any] = field(default_factory=dict)
+    peak_memory_reserved_bytes: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def resolve_method(method: PruningMethod, model: PreTrainedModel) -> PruningMethod:
+    """Fill unset layer hyper-parameters from the model's defaults and validate against its depth."""
+    num_layers = model.config.num_hidden_layers
+    defaults = method_layer_defaults(getattr(model, "asl_spec", None), num_layers)
+    return method.resolved(defaults, num_layers)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _as_input_ids(prompt_ids, device: torch.device) -> torch.Tensor:
+    ids = torch.as_tensor(prompt_ids, dtype=torch.long, device=device)
+    if ids.dim() == 2 and ids.shape[0] == 1:
+        ids = ids[0]
+    if ids.dim() != 1 or ids.numel() == 0:
+        raise ValueError(f"prompt_ids must be a non-empty 1-D sequence of token ids (batch size 1), got shape {tuple(ids.shape)}")
+    return ids.unsqueeze(0)
+
+
+@torch.inference_mode()
+def generate(
+    model: PreTrainedModel,
+    tokenizer: Any,
+    prompt_ids,
+    method: PruningMethod,
+    max_new_tokens: int = 32,
+    ignore_eos: bool = False,
+    stop_token_ids: list[int] | None = None,
+) -> GenerationResult:
+    """Greedy generation for one prompt under ``method``.
+
+    One-pass methods decode at positions N, N+1, ... whatever their cache lengths; two-pass methods
+    (GemFilter, ASL_2pass) re-prefill the selected ids at positions 0..k-1 and decode from k.
+    """
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+    method = resolve_method(method, model)
+    max_new_tokens = method.max_new_tokens(max_new_tokens)
+    device = model.get_input_embeddings().weight.device
+    input_ids = _as_input_ids(prompt_ids, device)
+    prompt_len = input_ids.shape[1]
+    num_layers = model.config.num_hidden_layers
+    stops = set(model_stop_token_ids(model, tokenizer) if stop_token_ids is None else stop_token_ids)
+    tokens: list[int] = []
+    step_times: list[float] = []
+    with PeakMemory(device) as memory, engine_attention_enabled(model) as implementation:
+        kernel = kernel_for(implementation)
+        session = method.new_session(num_layers, prompt_len)
+        cache = PrunedKVCache(num_layers, decode_room=max_new_tokens)
+        _sync(device)
+        start = time.perf_counter()
+        out = prefill(model, input_ids, session, cache, kernel)
+        layers_run, position = out.layers_run, prompt_len
+        if out.stop_keep is not None:  # two-pass: re-run the selected ids from scratch, fresh positions
+            selected = input_ids[:, out.stop_keep.to(device)]
+            out = prefill(model, selected, OnePassSession(num_layers, selected.shape[1], 1, 1), cache, kernel)
+            layers_run += out.layers_run
+            position = selected.shape[1]
+        token = int(torch.argmax(out.logits))
+        ttft = time.perf_counter() - start
+        tokens.append(token)
+        while len(tokens) < max_new_tokens and (ignore_eos or token not in stops):
+            step_start = time.perf_counter()
+            token = int(torch.argmax(decode_step(model, token, position, cache, kernel)))
+            step_times.append(time.perf_counter() - step_start)
+            tokens.append(token)
+            position += 1
+        if hasattr(session, "finish"):
+            session.finish()
+    text = tokenizer.decode(tokens, skip_special_tokens=True) if tokenizer is not None else ""
+    return GenerationResult(
+        text=text,
+        token_ids=tokens,
+        prompt_tokens=prompt_len,
+        kv_lengths=list(cache.prompt_lengths),
+        selection_layer=session.selection_layer,
+        rel_variance=dict(session.rel_variance),
+        ttft_s=ttft,
+        tpot_s=sum(step_times) / len(step_times) if step_times else None,
+        peak_memory_bytes=memory.peak_bytes,
+        peak_memory_kind=memory.kind,
+        kv_cache_bytes=cache.prompt_bytes(),
+        layers_run=layers_run,
+        method_config=method.to_dict(),
+        peak_memory_reserved_bytes=memory.peak_reserved_bytes,
+    )
+
+
+@dataclass
+class PrefillTrace:
+    """Introspection of one prefill (tests, analysis): the session, the cache and the last logits."""
+
+    session: Any
+    cache: PrunedKVCache
+    logits: torch.Tensor | None
+    layers_run: int
+    selected: torch.Tensor | None  # two-pass: the prompt indices chosen by pass 1
+
+
+@torch.inference_mode()
+def trace_prefill(model: PreTrainedModel, prompt_ids, method: PruningMethod) -> PrefillTrace:
+    """Run only the prefill of ``method`` (pass 1 only, for two-pass methods) and return its state."""
+    method = resolve_method(method, model)
+    device = model.get_input_embeddings().weight.device
+    input_ids = _as_input_ids(prompt_ids, device)
+    num_layers = model.config.num_hidden_layers
+    with engine_attention_enabled(model) as implementation:
+        session = method.new_session(num_layers, input_ids.shape[1])
+        cache = PrunedKVCache(num_layers, decode_room=0)
+        out = prefill(model, input_ids, session, cache, kernel_for(implementation))
+    return PrefillTrace(session, cache, out.logits, out.layers_run, out.stop_keep)

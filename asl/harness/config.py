@@ -1,0 +1,90 @@
+"""From the composed Hydra config to the run's identity: effective method settings, hash, run directory."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+from omegaconf import DictConfig, OmegaConf
+
+LAYER_KEYS = ("l_min", "tsp_layer", "filter_layer")
+
+
+def to_plain(node: Any) -> Any:
+    """A resolved plain-Python copy of an OmegaConf node (or the value itself)."""
+    if isinstance(node, DictConfig) or OmegaConf.is_config(node):
+        return OmegaConf.to_container(node, resolve=True)
+    return node
+
+
+def cli_override_keys(task_overrides: Iterable[str]) -> set[str]:
+    """Dotted keys set on the command line (``method.kv_budget=8`` -> ``method.kv_budget``)."""
+    keys = set()
+    for ov in task_overrides:
+        key = ov.split("=", 1)[0].lstrip("+~")
+        keys.add(key)
+    return keys
+
+
+def effective_method(cfg: DictConfig, cli_keys: set[str] | None = None) -> dict[str, Any]:
+    """The method node with ``method_overrides`` applied to the keys the method has.
+
+    ``method_overrides`` is an experiment-level setting (e.g. ``kv_budget: 256`` for the embedded model)
+    that skips methods without the key (fullkv). An explicit ``method.KEY=`` on the command line wins.
+    """
+    method = dict(to_plain(cfg.method))
+    cli_keys = cli_keys or set()
+    for key, value in (to_plain(cfg.get("method_overrides")) or {}).items():
+        if key in method and f"method.{key}" not in cli_keys:
+            method[key] = value
+    return method
+
+
+def method_kwargs(method: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for ``build_method(name, **kwargs)``: every key but ``name``."""
+    return {k: v for k, v in method.items() if k != "name"}
+
+
+def resolve_layers(method: dict[str, Any], layer_defaults: dict[str, int]) -> dict[str, Any]:
+    """Fill null layer keys with the model's defaults (used for the run identity only)."""
+    out = dict(method)
+    for key in LAYER_KEYS:
+        if key in out and out[key] is None and key in layer_defaults:
+            out[key] = layer_defaults[key]
+    return out
+
+
+def identity(cfg: DictConfig, method: dict[str, Any]) -> dict[str, Any]:
+    """Everything that determines a run's predictions (the hashed part of the run directory)."""
+    return {
+        "model": str(cfg.model.name),
+        "method": method,
+        "benchmark": to_plain(cfg.benchmark),
+        "seed": int(cfg.seed),
+        "generation": to_plain(cfg.get("generation")) or {},
+    }
+
+
+def config_hash(ident: dict[str, Any], length: int = 10) -> str:
+    """Short stable hash of the run identity."""
+    blob = json.dumps(ident, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:length]
+
+
+def run_dir_for(results_dir: str | Path, ident: dict[str, Any]) -> Path:
+    """``results_dir/<model>/<benchmark>/<method>-<hash>``: equal configs share it, distinct ones never do."""
+    bench = ident["benchmark"].get("name", "benchmark")
+    name = f"{ident['method']['name']}-{config_hash(ident)}"
+    return Path(results_dir) / ident["model"] / str(bench) / name
+
+
+def context_lengths(benchmark: dict[str, Any]) -> list[int]:
+    """``benchmark.context_length`` as a list (it may be a single int, a list or null)."""
+    value = benchmark.get("context_length")
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [int(v) for v in value]
+    return [int(value)]

@@ -1,0 +1,115 @@
+"""Crash-safe files of a run directory: atomic whole-file writes and the append-only predictions log."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder, fsync and rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: str | Path, data: Any) -> None:
+    """Atomically write ``data`` as indented JSON."""
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def sample_key(record: dict[str, Any]) -> str:
+    """Identity of a sample inside a run: task, context length and example id."""
+    return f"{record.get('task')}|{record.get('context_length')}|{record.get('id')}"
+
+
+class PredictionStore:
+    """``predictions.jsonl``: one JSON line per finished sample, appended and fsynced one at a time.
+
+    A SIGKILL can only tear the line being written; :meth:`load` truncates such a tail (and drops any
+    other unparsable line) so the next run resumes cleanly.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def load(self, drop_errors: bool = False) -> dict[str, dict[str, Any]]:
+        """Finished samples by :func:`sample_key`, repairing the file first if needed."""
+        if not self.path.exists():
+            return {}
+        raw = self.path.read_bytes()
+        good: list[bytes] = []
+        records: dict[str, dict[str, Any]] = {}
+        dirty = not raw.endswith(b"\n") and bool(raw)
+        for lineno, line in enumerate(raw.split(b"\n"), start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                if not isinstance(rec, dict):
+                    raise ValueError("not an object")
+            except ValueError:
+                print(f"warning: {self.path}: dropping unreadable line {lineno}", file=sys.stderr)
+                dirty = True
+                continue
+            if drop_errors and rec.get("error"):
+                dirty = True
+                continue
+            key = sample_key(rec)
+            if key in records:  # keep the first copy; duplicates cannot come from this writer
+                dirty = True
+                continue
+            records[key] = rec
+            good.append(line)
+        if dirty:
+            atomic_write_text(self.path, "".join(g.decode("utf-8") + "\n" for g in good))
+        return records
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Append one record as a single write, then flush and fsync."""
+        line = json.dumps(record, sort_keys=True, default=_json_default) + "\n"
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def extend(self, records: Iterable[dict[str, Any]]) -> None:
+        """Append several records (each fsynced)."""
+        for rec in records:
+            self.append(rec)
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """Read a predictions file without modifying it (torn or bad lines are skipped)."""
+    out: list[dict[str, Any]] = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict):
+            out.append(rec)
+    return out
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "item"):
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    return str(obj)

@@ -1,0 +1,132 @@
+"""Weights & Biases logging (offline by default, files inside the run directory) and an offline reader."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from pathlib import Path
+from typing import Any
+
+_HEADER = struct.Struct("<4sHB")  # ":W&B", magic, version
+_RECORD = struct.Struct("<IHB")  # crc32c, length, type (LevelDB log framing)
+_BLOCK = 32768
+_FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
+
+
+def _numeric(rec: dict[str, Any]) -> dict[str, float]:
+    return {k: v for k, v in rec.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+class WandbLogger:
+    """Thin wrapper: config at start, one ``log`` per sample, the metrics as the run summary."""
+
+    def __init__(
+        self, settings: Any, run_dir: Path, name: str, group: str, config: dict[str, Any], tags: list[str]
+    ) -> None:
+        self.mode = str(settings.mode)
+        self.run = None
+        if self.mode == "disabled":
+            return
+        os.environ.setdefault("WANDB_SILENT", "true")
+        import wandb
+
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.run = wandb.init(
+            project=settings.project,
+            entity=settings.get("entity"),
+            name=name,
+            group=group,
+            tags=tags,
+            dir=str(run_dir),
+            mode=self.mode,
+            config=config,
+            settings=wandb.Settings(console="off", x_disable_stats=True, silent=True),
+        )
+
+    def log_sample(self, step: int, record: dict[str, Any]) -> None:
+        """Per-sample numeric fields (score, timings, memory, selection layer)."""
+        if self.run is not None:
+            self.run.log(_numeric(record), step=step)
+
+    def summary(self, metrics: dict[str, Any]) -> None:
+        """Flattened ``metrics.json`` as the run summary (``overall/accuracy``, ``task/passkey/n``...)."""
+        if self.run is not None:
+            self.run.summary.update(flatten(metrics))
+
+    def finish(self, exit_code: int = 0) -> None:
+        """Close the run (and the wandb service)."""
+        if self.run is not None:
+            self.run.finish(exit_code=exit_code)
+            self.run = None
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts to ``a/b/c`` keys, keeping scalars only."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, full + "/"))
+        elif value is None or isinstance(value, (int, float, str, bool)):
+            out[full] = value
+    return out
+
+
+def _iter_chunks(raw: bytes):
+    pos = _HEADER.size
+    buf = b""
+    while pos + _RECORD.size <= len(raw):
+        left = _BLOCK - pos % _BLOCK
+        if left < _RECORD.size:
+            pos += left
+            continue
+        _crc, length, kind = _RECORD.unpack_from(raw, pos)
+        pos += _RECORD.size
+        data = raw[pos : pos + length]
+        pos += length
+        if kind == _FULL:
+            yield data
+        elif kind == _FIRST:
+            buf = data
+        elif kind == _MIDDLE:
+            buf += data
+        elif kind == _LAST:
+            yield buf + data
+            buf = b""
+        elif kind == 0 and length == 0:
+            break
+
+
+def read_offline_run(run_dir: str | Path) -> dict[str, Any]:
+    """Config, history and summary of the latest offline W&B run stored under ``run_dir/wandb``."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    files = sorted(Path(run_dir).glob("wandb/offline-run-*/run-*.wandb"))
+    if not files:
+        raise FileNotFoundError(f"no offline W&B run under {run_dir}")
+    raw = files[-1].read_bytes()
+    ident, _magic, _version = _HEADER.unpack_from(raw, 0)
+    if ident != b":W&B":
+        raise ValueError(f"{files[-1]} is not a W&B run file")
+    out: dict[str, Any] = {"config": {}, "summary": {}, "history": [], "file": str(files[-1])}
+    for chunk in _iter_chunks(raw):
+        rec = pb.Record()
+        rec.ParseFromString(chunk)
+        kind = rec.WhichOneof("record_type")
+        if kind in ("config", "run"):
+            items = rec.config.update if kind == "config" else rec.run.config.update
+            for item in items:
+                value = json.loads(item.value_json)
+                out["config"][item.key] = value.get("value", value) if isinstance(value, dict) else value
+        elif kind == "summary":
+            for item in rec.summary.update:
+                key = item.key or "/".join(item.nested_key)
+                out["summary"][key] = json.loads(item.value_json)
+        elif kind == "history":
+            row = {}
+            for item in rec.history.item:
+                key = item.key or "/".join(item.nested_key)
+                row[key] = json.loads(item.value_json)
+            out["history"].append(row)
+    return out
