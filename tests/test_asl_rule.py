@@ -1,0 +1,84 @@
+"""ASL's rank-variance rule on hand-made score/rank matrices (methods.md §5.2)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from asl.methods.base import LayerScores
+from asl.methods.selectors import AdaptiveLayerSelector, relative_variance
+from asl.scoring import descending_ranks, relative_rank_variance_numerator, select_by_ranks
+
+
+class FixedScores(LayerScores):
+    """LayerScores with a given token-score vector (bypasses attention)."""
+
+    def __init__(self, scores):
+        self.token_scores = torch.as_tensor(scores, dtype=torch.float32)
+
+
+def test_descending_ranks_break_ties_by_position():
+    assert descending_ranks(torch.tensor([0.5, 2.0, 0.5, 3.0])).tolist() == [3.0, 2.0, 4.0, 1.0]
+
+
+def test_rank_variance_by_hand():
+    ranks = torch.tensor([[1.0, 2.0, 3.0, 4.0], [2.0, 1.0, 3.0, 4.0]])
+    # m = 1: union of top-1 sets = tokens {0, 1}; each has ranks {1, 2} -> population variance 0.25
+    assert relative_rank_variance_numerator(ranks, 1) == pytest.approx(0.25)
+    # m = 3: tokens {0, 1, 2}: variances 0.25, 0.25, 0 -> mean 1/6
+    assert relative_rank_variance_numerator(ranks, 3) == pytest.approx(1 / 6)
+
+
+def test_select_by_ranks_keeps_top_and_window_sorted():
+    ranks = torch.tensor([4.0, 1.0, 3.0, 2.0])
+    assert select_by_ranks(ranks, num_keep=4, window=2).tolist() == [1, 3, 4, 5]
+    assert select_by_ranks(ranks, num_keep=10, window=2).tolist() == [0, 1, 2, 3, 4, 5]
+
+
+def feed(selector: AdaptiveLayerSelector, layers: list[list[float]]) -> None:
+    for layer, scores in enumerate(layers):
+        if selector.wants_scores(layer):
+            selector.observe(layer, FixedScores(scores))
+
+
+def shuffled(n: int, seed: int) -> list[float]:
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed)).float().tolist()
+
+
+def test_selects_when_ranks_stabilise():
+    n = 12
+    noisy = [shuffled(n, s) for s in range(4)]  # layers 0-3: ranks jump around
+    stable = [list(range(n, 0, -1))] * 6  # layers 4-9: identical ranking
+    selector = AdaptiveLayerSelector(tau=0.3, l_min=3, l_obs=2, num_keep=6, window=2)
+    feed(selector, noisy + stable)
+    assert selector.trace[3] == 1.0
+    # layer 4 still mixes layer 3's noisy ranks; layer 5's window holds two identical rankings -> 0
+    assert selector.selected_layer == 5
+    assert selector.trace[5] == 0.0
+    assert selector.keep.tolist() == [0, 1, 2, 3, 12, 13]
+
+
+def test_never_selects_with_unreachable_threshold():
+    selector = AdaptiveLayerSelector(tau=1e-9, l_min=2, l_obs=3, num_keep=6, window=2)
+    feed(selector, [shuffled(12, s) for s in range(8)])
+    assert selector.selected_layer is None
+    assert sorted(selector.trace) == list(range(2, 8))
+
+
+def test_l_min_is_the_reference_and_cannot_select_itself():
+    selector = AdaptiveLayerSelector(tau=1.0, l_min=0, l_obs=1, num_keep=6, window=2)
+    feed(selector, [shuffled(12, 0)] * 3)
+    # with l_obs = 1 every variance is 0 -> rho(0) = 1 (0/0), never below tau = 1.0 at l_min
+    assert selector.trace[0] == 1.0
+    assert selector.selected_layer is None
+
+
+def test_first_observed_layer_is_clipped_at_zero():
+    assert AdaptiveLayerSelector(0.3, l_min=10, l_obs=8, num_keep=6, window=2).first_observed == 3
+    assert AdaptiveLayerSelector(0.3, l_min=2, l_obs=8, num_keep=6, window=2).first_observed == 0
+
+
+def test_relative_variance_edge_cases():
+    assert relative_variance(2.0, 4.0) == 0.5
+    assert relative_variance(0.0, 0.0) == 1.0
+    assert relative_variance(1.0, 0.0) == float("inf")
