@@ -39,8 +39,10 @@ $(STAMP): pyproject.toml
 	HF_HUB_OFFLINE=1 $(PY) -m asl.models.prepare smollm2_135m
 	@touch $(STAMP)
 
+# pytest exits 5 when it collected no test: that is a failure here, not a pass.
 test: setup
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests
+	@HF_HUB_OFFLINE=1 WANDB_MODE=offline $(PY) -m pytest -q tests; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 lint: setup
 	$(VENV)/bin/ruff check asl baselines eval scripts tests
