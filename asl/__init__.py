@@ -6,17 +6,25 @@ Public API::
     model, tokenizer = load_model("smollm2_135m")
     method = build_method("asl", kv_budget=256, tau=0.3)
     result = generate(model, tokenizer, prompt_ids, method, max_new_tokens=16)
+
+Attributes are imported on first use, so ``import asl`` (and CLI error paths) stay fast.
 """
 
-from asl.models import load_model
+from __future__ import annotations
 
-__all__ = ["load_model", "build_method", "generate", "GenerationResult"]
+from importlib import import_module
+
+_EXPORTS = {
+    "load_model": "asl.models.loading",
+    "build_method": "asl.methods.registry",
+    "generate": "asl.engine.generate",
+    "GenerationResult": "asl.engine.generate",
+}
+
+__all__ = list(_EXPORTS)
 
 
 def __getattr__(name: str):
-    # The engine pulls in the method registry (which imports ``baselines``); load it on first use.
-    if name in ("build_method", "generate", "GenerationResult"):
-        from asl import engine
-
-        return getattr(engine, name)
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'asl' has no attribute {name!r}")
