@@ -11,7 +11,9 @@ import torch
 import torch.nn.functional as F
 
 
-def window_attention_histogram(query: torch.Tensor, key: torch.Tensor, window: int, scaling: float) -> torch.Tensor:
+def window_attention_histogram(
+    query: torch.Tensor, key: torch.Tensor, window: int, scaling: float
+) -> torch.Tensor:
     """Past-only attention histogram of the last ``window`` queries (§0.3 steps 1-4).
 
     Logits are ``q·k * scaling`` with a causal mask only inside the bottom-right window block, softmax over

@@ -26,10 +26,14 @@ class PropagatingMethod(WindowedMethod):
 
     def validate(self, num_layers: int | None = None) -> None:
         super().validate(num_layers)
-        check(self.kv_before in KV_BEFORE_CHOICES,
-              f"{self.name}: kv_before must be one of {', '.join(KV_BEFORE_CHOICES)}, got {self.kv_before!r}")
-        check(self.num_keep > self.window,
-              f"{self.name}: select_k ({self.num_keep}) must be larger than the window ({self.window})")
+        check(
+            self.kv_before in KV_BEFORE_CHOICES,
+            f"{self.name}: kv_before must be one of {', '.join(KV_BEFORE_CHOICES)}, got {self.kv_before!r}",
+        )
+        check(
+            self.num_keep > self.window,
+            f"{self.name}: select_k ({self.num_keep}) must be larger than the window ({self.window})",
+        )
 
     def compressor(self) -> SnapKVCompressor | None:
         """SnapKV compression when ``kv_before=snapkv``; ``full`` keeps every entry before selection."""
@@ -46,4 +50,6 @@ class FastKV(PropagatingMethod):
 
     def new_session(self, num_layers: int, prompt_len: int) -> Session:
         selector = FixedLayerSelector(self.tsp_layer, self.num_keep, self.window)
-        return OnePassSession(num_layers, prompt_len, self.window, self.pool_kernel, self.compressor(), selector)
+        return OnePassSession(
+            num_layers, prompt_len, self.window, self.pool_kernel, self.compressor(), selector
+        )

@@ -20,10 +20,14 @@ class WindowedMethod(PruningMethod):
         super().validate(num_layers)
         for key in ("kv_budget", "window", "pool_kernel"):
             value = getattr(self, key)
-            check(isinstance(value, int) and not isinstance(value, bool) and value >= 1,
-                  f"{self.name}: {key} must be a positive integer, got {value!r}")
-        check(self.kv_budget > self.window,
-              f"{self.name}: kv_budget ({self.kv_budget}) must be larger than the window ({self.window})")
+            check(
+                isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+                f"{self.name}: {key} must be a positive integer, got {value!r}",
+            )
+        check(
+            self.kv_budget > self.window,
+            f"{self.name}: kv_budget ({self.kv_budget}) must be larger than the window ({self.window})",
+        )
         check(self.pool_kernel % 2 == 1, f"{self.name}: pool_kernel must be odd, got {self.pool_kernel}")
 
 
@@ -40,8 +44,10 @@ class SnapKV(WindowedMethod):
     def validate(self, num_layers: int | None = None) -> None:
         super().validate(num_layers)
         for layer in self.uncompressed_layers:
-            check(isinstance(layer, int) and layer >= 0,
-                  f"{self.name}: uncompressed_layers must hold non-negative layer indices, got {layer!r}")
+            check(
+                isinstance(layer, int) and layer >= 0,
+                f"{self.name}: uncompressed_layers must hold non-negative layer indices, got {layer!r}",
+            )
 
     def new_session(self, num_layers: int, prompt_len: int) -> Session:
         compressor = SnapKVCompressor(self.kv_budget, self.window, self.uncompressed_layers)

@@ -20,7 +20,16 @@ from eval.infinitebench import synthetic
 from eval.prompts import build_prompt_ids
 from eval.scoring import score
 
-METHODS = ["fullkv", "snapkv", "gemfilter", "fastkv", "asl", "asl_2pass", "fastkv_fullbefore", "asl_fullbefore"]
+METHODS = [
+    "fullkv",
+    "snapkv",
+    "gemfilter",
+    "fastkv",
+    "asl",
+    "asl_2pass",
+    "fastkv_fullbefore",
+    "asl_fullbefore",
+]
 
 
 def run_task(model, tokenizer, task: str, context: int, budget: int, seed: int, repeats: int) -> list[dict]:
@@ -30,7 +39,10 @@ def run_task(model, tokenizer, task: str, context: int, budget: int, seed: int, 
     for name in METHODS:
         method = build_method(name) if name == "fullkv" else build_method(name, kv_budget=budget)
         generate(model, tokenizer, ids, method, max_new_tokens=2)  # warm-up
-        runs = [generate(model, tokenizer, ids, method, max_new_tokens=example.max_new_tokens) for _ in range(repeats)]
+        runs = [
+            generate(model, tokenizer, ids, method, max_new_tokens=example.max_new_tokens)
+            for _ in range(repeats)
+        ]
         first = runs[0]
         rows.append(
             {
@@ -42,7 +54,9 @@ def run_task(model, tokenizer, task: str, context: int, budget: int, seed: int, 
                 "score": score(example, first.text),
                 "selection_layer": first.selection_layer,
                 "ttft_s": statistics.median(r.ttft_s for r in runs),
-                "tpot_s": statistics.median(r.tpot_s for r in runs if r.tpot_s is not None) if first.tpot_s else None,
+                "tpot_s": statistics.median(r.tpot_s for r in runs if r.tpot_s is not None)
+                if first.tpot_s
+                else None,
                 "kv_cache_bytes": first.kv_cache_bytes,
             }
         )
@@ -76,7 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         model, tokenizer = load_model(args.model)
-        rows = [r for task in args.tasks for r in run_task(model, tokenizer, task, args.context, args.budget, args.seed, args.repeats)]
+        rows = [
+            r
+            for task in args.tasks
+            for r in run_task(model, tokenizer, task, args.context, args.budget, args.seed, args.repeats)
+        ]
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -87,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         writer.writeheader()
         writer.writerows(rows)
     table = markdown(rows)
-    (out / "compare.md").write_text(f"Budget {args.budget}, context {args.context}, model {args.model}\n\n" + table)
+    (out / "compare.md").write_text(
+        f"Budget {args.budget}, context {args.context}, model {args.model}\n\n" + table
+    )
     print(table)
     return 0
 

@@ -48,7 +48,9 @@ def naive_kv_scores(probs: torch.Tensor, window: int, kernel: int, num_kv_heads:
     """S_kv from full attention probabilities: window rows summed, window columns dropped, pooled, grouped."""
     num_q_heads, length, _ = probs.shape
     hist = probs[:, length - window :, : length - window].sum(dim=1)
-    pooled = F.avg_pool1d(hist[:, None, :], kernel, stride=1, padding=kernel // 2)[:, 0, :] if kernel > 1 else hist
+    pooled = (
+        F.avg_pool1d(hist[:, None, :], kernel, stride=1, padding=kernel // 2)[:, 0, :] if kernel > 1 else hist
+    )
     return pooled.view(num_kv_heads, num_q_heads // num_kv_heads, -1).sum(dim=1)
 
 
@@ -80,7 +82,9 @@ def propagated_logits(model, ids: torch.Tensor, split_layer: int, keep_prompt: t
     return model.lm_head(base.norm(hidden[:, -1:]))[0, -1].float()
 
 
-def naive_greedy(model, prompt: torch.Tensor, steps: int, split_layer: int, keep_prompt: torch.Tensor) -> list[int]:
+def naive_greedy(
+    model, prompt: torch.Tensor, steps: int, split_layer: int, keep_prompt: torch.Tensor
+) -> list[int]:
     """Greedy tokens of the no-cache propagation reference."""
     ids = prompt.clone()
     tokens = []

@@ -49,7 +49,9 @@ def test_budget_at_or_above_prompt_equals_fullkv(tiny_model, name):
     prompt = random_prompt(40, tiny_model.config.vocab_size, seed=5)
     full = generate(tiny_model, None, prompt[0], build_method("fullkv"), max_new_tokens=8, ignore_eos=True)
     params = dict(METHODS_SMALL_BUDGET[name], kv_budget=40)
-    result = generate(tiny_model, None, prompt[0], build_method(name, **params), max_new_tokens=8, ignore_eos=True)
+    result = generate(
+        tiny_model, None, prompt[0], build_method(name, **params), max_new_tokens=8, ignore_eos=True
+    )
     assert result.token_ids == full.token_ids
     assert result.kv_lengths == full.kv_lengths
 
@@ -74,12 +76,20 @@ def test_stop_tokens_and_max_new_tokens(tiny_llama):
     prompt = random_prompt(30, 512, seed=2)[0]
     free = generate(tiny_llama, None, prompt, build_method("fullkv"), max_new_tokens=10, ignore_eos=True)
     stop = free.token_ids[3]
-    stopped = generate(tiny_llama, None, prompt, build_method("fullkv"), max_new_tokens=10, stop_token_ids=[stop])
+    stopped = generate(
+        tiny_llama, None, prompt, build_method("fullkv"), max_new_tokens=10, stop_token_ids=[stop]
+    )
     assert stopped.token_ids == free.token_ids[: free.token_ids.index(stop) + 1]
     assert len(free.token_ids) == 10 and free.tpot_s is not None and free.ttft_s > 0
 
 
 def test_engine_restores_attention_implementation(tiny_llama):
     before = tiny_llama.config._attn_implementation
-    generate(tiny_llama, None, random_prompt(20, 512, seed=1)[0], build_method("asl", kv_budget=48, window=8), max_new_tokens=2)
+    generate(
+        tiny_llama,
+        None,
+        random_prompt(20, 512, seed=1)[0],
+        build_method("asl", kv_budget=48, window=8),
+        max_new_tokens=2,
+    )
     assert tiny_llama.config._attn_implementation == before

@@ -7,7 +7,14 @@ import torch
 
 from asl import build_method, generate
 from asl.engine import trace_prefill
-from tests.reference import attention_probs, naive_greedy, naive_keep, naive_kv_scores, propagated_logits, random_prompt
+from tests.reference import (
+    attention_probs,
+    naive_greedy,
+    naive_keep,
+    naive_kv_scores,
+    propagated_logits,
+    random_prompt,
+)
 
 K, WINDOW, N = 40, 8, 140
 
@@ -35,7 +42,13 @@ def test_fastkv_fullbefore_equals_naive_reference(tiny_model, tsp_layer):
 
 def test_fastkv_snapkv_cache_lengths(tiny_llama):
     prompt = random_prompt(N, 512, seed=31)[0]
-    result = generate(tiny_llama, None, prompt, build_method("fastkv", kv_budget=K, window=WINDOW, tsp_layer=3), max_new_tokens=4)
+    result = generate(
+        tiny_llama,
+        None,
+        prompt,
+        build_method("fastkv", kv_budget=K, window=WINDOW, tsp_layer=3),
+        max_new_tokens=4,
+    )
     assert result.kv_lengths == [K] * 8  # budget up to and at the TSP layer, exactly k after it
 
 
@@ -43,7 +56,9 @@ def test_fastkv_snapkv_prefill_equals_fullbefore(tiny_qwen2):
     """SnapKV before selection changes only the cache, so the first-token logits are Full-before's."""
     prompt = random_prompt(N, 512, seed=32)
     a = trace_prefill(tiny_qwen2, prompt, build_method("fastkv", kv_budget=K, window=WINDOW, tsp_layer=3))
-    b = trace_prefill(tiny_qwen2, prompt, build_method("fastkv_fullbefore", kv_budget=K, window=WINDOW, tsp_layer=3))
+    b = trace_prefill(
+        tiny_qwen2, prompt, build_method("fastkv_fullbefore", kv_budget=K, window=WINDOW, tsp_layer=3)
+    )
     torch.testing.assert_close(a.logits, b.logits)
 
 
@@ -52,8 +67,22 @@ def test_fastkv_snapkv_prefill_equals_fullbefore(tiny_qwen2):
 def test_asl_forced_layer_equals_fastkv(tiny_model, kv_before, layer):
     prompt = random_prompt(N, tiny_model.config.vocab_size, seed=40 + layer)[0]
     common = dict(kv_budget=K, window=WINDOW, kv_before=kv_before)
-    asl = generate(tiny_model, None, prompt, build_method("asl", force_layer=layer, **common), max_new_tokens=6, ignore_eos=True)
-    fast = generate(tiny_model, None, prompt, build_method("fastkv", tsp_layer=layer, **common), max_new_tokens=6, ignore_eos=True)
+    asl = generate(
+        tiny_model,
+        None,
+        prompt,
+        build_method("asl", force_layer=layer, **common),
+        max_new_tokens=6,
+        ignore_eos=True,
+    )
+    fast = generate(
+        tiny_model,
+        None,
+        prompt,
+        build_method("fastkv", tsp_layer=layer, **common),
+        max_new_tokens=6,
+        ignore_eos=True,
+    )
     assert asl.selection_layer == fast.selection_layer == layer
     assert asl.token_ids == fast.token_ids
     assert asl.kv_lengths == fast.kv_lengths
@@ -63,9 +92,23 @@ def test_asl_selected_layer_equals_fastkv_at_that_layer(tiny_llama):
     """The adaptive rule's own choice, replayed as FastKV at the same layer, gives identical output."""
     prompt = random_prompt(N, 512, seed=50)[0]
     common = dict(kv_budget=K, window=WINDOW, kv_before="full")
-    asl = generate(tiny_llama, None, prompt, build_method("asl", tau=1.0, l_min=2, l_obs=2, **common), max_new_tokens=6, ignore_eos=True)
+    asl = generate(
+        tiny_llama,
+        None,
+        prompt,
+        build_method("asl", tau=1.0, l_min=2, l_obs=2, **common),
+        max_new_tokens=6,
+        ignore_eos=True,
+    )
     assert asl.selection_layer is not None and asl.selection_layer > 2
-    fast = generate(tiny_llama, None, prompt, build_method("fastkv", tsp_layer=asl.selection_layer, **common), max_new_tokens=6, ignore_eos=True)
+    fast = generate(
+        tiny_llama,
+        None,
+        prompt,
+        build_method("fastkv", tsp_layer=asl.selection_layer, **common),
+        max_new_tokens=6,
+        ignore_eos=True,
+    )
     assert asl.token_ids == fast.token_ids
     assert set(asl.rel_variance) == set(range(2, asl.selection_layer + 1))
     assert asl.rel_variance[2] == 1.0
@@ -74,7 +117,14 @@ def test_asl_selected_layer_equals_fastkv_at_that_layer(tiny_llama):
 def test_asl_never_met_threshold_equals_fullkv(tiny_model):
     prompt = random_prompt(N, tiny_model.config.vocab_size, seed=60)[0]
     full = generate(tiny_model, None, prompt, build_method("fullkv"), max_new_tokens=6, ignore_eos=True)
-    asl = generate(tiny_model, None, prompt, build_method("asl_fullbefore", kv_budget=K, window=WINDOW, tau=1e-12), max_new_tokens=6, ignore_eos=True)
+    asl = generate(
+        tiny_model,
+        None,
+        prompt,
+        build_method("asl_fullbefore", kv_budget=K, window=WINDOW, tau=1e-12),
+        max_new_tokens=6,
+        ignore_eos=True,
+    )
     assert asl.selection_layer is None
     assert asl.token_ids == full.token_ids
     assert asl.kv_lengths == full.kv_lengths

@@ -24,7 +24,9 @@ def test_snapkv_keeps_budget_per_layer_and_kv_head(tiny_model):
 
 def test_snapkv_kept_entries_match_naive(tiny_model):
     prompt = random_prompt(150, tiny_model.config.vocab_size, seed=8)
-    trace = trace_prefill(tiny_model, prompt, build_method("snapkv", kv_budget=BUDGET, window=WINDOW, pool_kernel=KERNEL))
+    trace = trace_prefill(
+        tiny_model, prompt, build_method("snapkv", kv_budget=BUDGET, window=WINDOW, pool_kernel=KERNEL)
+    )
     probs = attention_probs(tiny_model, prompt)
     keys = prompt_keys(tiny_model, prompt)
     num_kv = tiny_model.config.num_key_value_heads

@@ -62,7 +62,9 @@ def test_gemfilter_pass1_selection_and_pass2_from_scratch(tiny_model, filter_lay
     assert trace.selected.tolist() == expected.tolist()
     result = generate(tiny_model, None, prompt[0], method, max_new_tokens=6, ignore_eos=True)
     selected = prompt[:, expected]
-    scratch = tiny_model.generate(selected, max_new_tokens=6, min_new_tokens=6, do_sample=False, pad_token_id=0)
+    scratch = tiny_model.generate(
+        selected, max_new_tokens=6, min_new_tokens=6, do_sample=False, pad_token_id=0
+    )
     assert result.token_ids == scratch[0, K:].tolist()  # decode positions continue at k, k+1, ...
     layers = tiny_model.config.num_hidden_layers
     assert result.kv_lengths == [K] * layers
@@ -78,7 +80,14 @@ def test_gemfilter_short_prompt_is_prefilled_twice(tiny_llama):
 
 def test_gemfilter_reference_cap(tiny_llama):
     prompt = random_prompt(60, 512, seed=4)[0]
-    result = generate(tiny_llama, None, prompt, build_method("gemfilter", kv_budget=K, max_new_tokens_cap=3), max_new_tokens=10, ignore_eos=True)
+    result = generate(
+        tiny_llama,
+        None,
+        prompt,
+        build_method("gemfilter", kv_budget=K, max_new_tokens_cap=3),
+        max_new_tokens=10,
+        ignore_eos=True,
+    )
     assert len(result.token_ids) == 3
 
 
@@ -95,14 +104,20 @@ def test_asl_2pass_stops_at_selection_layer(tiny_model, seed):
     assert trace.layers_run == layer + 1
     if one_pass.session.selection_layer is not None:
         assert trace.selected.tolist() == one_pass.session.selector.keep.tolist()
-    result = generate(tiny_model, None, prompt[0], build_method("asl_2pass", **rule), max_new_tokens=5, ignore_eos=True)
-    scratch = tiny_model.generate(prompt[:, trace.selected], max_new_tokens=5, min_new_tokens=5, do_sample=False, pad_token_id=0)
+    result = generate(
+        tiny_model, None, prompt[0], build_method("asl_2pass", **rule), max_new_tokens=5, ignore_eos=True
+    )
+    scratch = tiny_model.generate(
+        prompt[:, trace.selected], max_new_tokens=5, min_new_tokens=5, do_sample=False, pad_token_id=0
+    )
     assert result.token_ids == scratch[0, K:].tolist()
 
 
 def test_asl_2pass_stops_before_last_layer(tiny_llama):
     prompt = random_prompt(N, 512, seed=80)
-    trace = trace_prefill(tiny_llama, prompt, build_method("asl_2pass", kv_budget=K, window=8, tau=1.0, l_min=2, l_obs=2))
+    trace = trace_prefill(
+        tiny_llama, prompt, build_method("asl_2pass", kv_budget=K, window=8, tau=1.0, l_min=2, l_obs=2)
+    )
     assert trace.session.selection_layer < 7
     assert trace.layers_run == trace.session.selection_layer + 1
 

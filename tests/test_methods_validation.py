@@ -49,12 +49,28 @@ def test_layer_validated_against_the_model_at_generation(tiny_llama):
 
 def test_yaml_defaults_and_variants():
     asl = build_method("asl")
-    assert (asl.kv_budget, asl.window, asl.pool_kernel, asl.tau, asl.l_obs, asl.kv_before) == (2048, 32, 7, 0.3, 8, "snapkv")
+    assert (asl.kv_budget, asl.window, asl.pool_kernel, asl.tau, asl.l_obs, asl.kv_before) == (
+        2048,
+        32,
+        7,
+        0.3,
+        8,
+        "snapkv",
+    )
     assert build_method("asl_fullbefore").kv_before == "full"
     assert build_method("fastkv_fullbefore").kv_before == "full"
     assert build_method("gemfilter").pool_kernel == 5
     assert build_method("asl", tau=0.5, kv_budget=512).to_dict()["tau"] == 0.5
-    assert set(method_names()) == {"fullkv", "snapkv", "gemfilter", "fastkv", "fastkv_fullbefore", "asl", "asl_fullbefore", "asl_2pass"}
+    assert set(method_names()) == {
+        "fullkv",
+        "snapkv",
+        "gemfilter",
+        "fastkv",
+        "fastkv_fullbefore",
+        "asl",
+        "asl_fullbefore",
+        "asl_2pass",
+    }
 
 
 def test_model_layer_defaults_are_resolved(tiny_llama):

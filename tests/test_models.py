@@ -42,7 +42,9 @@ def test_tiny_models_are_gqa_and_deterministic():
     b, _ = load_model("tiny_llama")
     assert tok is None
     assert a.config.num_hidden_layers >= 6 and a.config.num_attention_heads > a.config.num_key_value_heads
-    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert all(
+        torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    )
     q, _ = load_model("tiny_qwen2")
     assert type(q).__name__ == "Qwen2ForCausalLM" and q.config.num_key_value_heads == 2
 
@@ -54,7 +56,9 @@ def test_embedded_model_architecture_and_answer(embedded):
     assert (config.num_hidden_layers, config.num_attention_heads, config.num_key_value_heads) == (30, 9, 3)
     assert config.max_position_embeddings == 8192 and next(model.parameters()).dtype == torch.float32
     ids = tokenizer.apply_chat_template(
-        [{"role": "user", "content": "What is the capital of France?"}], add_generation_prompt=True, return_dict=True
+        [{"role": "user", "content": "What is the capital of France?"}],
+        add_generation_prompt=True,
+        return_dict=True,
     )["input_ids"]
     result = generate(model, tokenizer, ids, build_method("fullkv"), max_new_tokens=16)
     assert "Paris" in result.text

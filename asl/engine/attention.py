@@ -21,10 +21,19 @@ ENGINE_ATTENTION = "asl_engine"
 
 
 class AttentionRequest(Protocol):
-    def attend(self, module: torch.nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, scaling: float) -> torch.Tensor: ...
+    def attend(
+        self,
+        module: torch.nn.Module,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        scaling: float,
+    ) -> torch.Tensor: ...
 
 
-def sdpa_kernel(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, causal: bool, scaling: float) -> torch.Tensor:
+def sdpa_kernel(
+    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, causal: bool, scaling: float
+) -> torch.Tensor:
     """GQA-native SDPA ([1, H, T, d] in, [1, T, H, d] out); causal in index order when ``causal``."""
     out = F.scaled_dot_product_attention(query, key, value, is_causal=causal, scale=scaling, enable_gqa=True)
     return out.transpose(1, 2)

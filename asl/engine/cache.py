@@ -45,7 +45,7 @@ class PrunedKVCache:
     def prompt_bytes(self) -> int:
         """Bytes of the prompt KV entries kept after prefill (keys + values, all layers)."""
         total = 0
-        for k_buf, v_buf, length in zip(self.keys, self.values, self.prompt_lengths):
+        for k_buf, v_buf, length in zip(self.keys, self.values, self.prompt_lengths, strict=True):
             if k_buf is not None:
                 per_token = k_buf.shape[1] * (k_buf.shape[3] + v_buf.shape[3]) * k_buf.element_size()
                 total += per_token * length

@@ -59,7 +59,9 @@ def _as_input_ids(prompt_ids, device: torch.device) -> torch.Tensor:
     if ids.dim() == 2 and ids.shape[0] == 1:
         ids = ids[0]
     if ids.dim() != 1 or ids.numel() == 0:
-        raise ValueError(f"prompt_ids must be a non-empty 1-D sequence of token ids (batch size 1), got shape {tuple(ids.shape)}")
+        raise ValueError(
+            f"prompt_ids must be a non-empty 1-D sequence of token ids (batch size 1), got shape {tuple(ids.shape)}"
+        )
     return ids.unsqueeze(0)
 
 

@@ -92,7 +92,9 @@ def prefill(
     return PrefillOutput(last_logits(model, hidden), len(layers))
 
 
-def decode_step(model: PreTrainedModel, token: int, position: int, cache: PrunedKVCache, kernel) -> torch.Tensor:
+def decode_step(
+    model: PreTrainedModel, token: int, position: int, cache: PrunedKVCache, kernel
+) -> torch.Tensor:
     """One greedy decode step at RoPE position ``position``: returns [vocab] logits."""
     embed, rotary, layers, _, _ = decoder_parts(model)
     device = embed.weight.device

@@ -13,10 +13,14 @@ from baselines.snapkv import WindowedMethod
 
 def _check_rule(method: PruningMethod) -> None:
     tau, l_obs = method.tau, method.l_obs
-    check(isinstance(tau, (int, float)) and not isinstance(tau, bool) and 0.0 < tau <= 1.0,
-          f"{method.name}: tau must be in (0, 1], got {tau!r}")
-    check(isinstance(l_obs, int) and not isinstance(l_obs, bool) and l_obs >= 1,
-          f"{method.name}: l_obs must be a positive integer, got {l_obs!r}")
+    check(
+        isinstance(tau, (int, float)) and not isinstance(tau, bool) and 0.0 < tau <= 1.0,
+        f"{method.name}: tau must be in (0, 1], got {tau!r}",
+    )
+    check(
+        isinstance(l_obs, int) and not isinstance(l_obs, bool) and l_obs >= 1,
+        f"{method.name}: l_obs must be a positive integer, got {l_obs!r}",
+    )
 
 
 @dataclass(frozen=True)
@@ -36,8 +40,12 @@ class ASL(PropagatingMethod):
         _check_rule(self)
 
     def new_session(self, num_layers: int, prompt_len: int) -> Session:
-        selector = AdaptiveLayerSelector(self.tau, self.l_min, self.l_obs, self.num_keep, self.window, self.force_layer)
-        return OnePassSession(num_layers, prompt_len, self.window, self.pool_kernel, self.compressor(), selector)
+        selector = AdaptiveLayerSelector(
+            self.tau, self.l_min, self.l_obs, self.num_keep, self.window, self.force_layer
+        )
+        return OnePassSession(
+            num_layers, prompt_len, self.window, self.pool_kernel, self.compressor(), selector
+        )
 
 
 @dataclass(frozen=True)
@@ -54,8 +62,10 @@ class ASL2Pass(WindowedMethod):
     def validate(self, num_layers: int | None = None) -> None:
         super().validate(num_layers)
         _check_rule(self)
-        check(self.max_new_tokens_cap is None or self.max_new_tokens_cap >= 1,
-              f"{self.name}: max_new_tokens_cap must be null or >= 1, got {self.max_new_tokens_cap!r}")
+        check(
+            self.max_new_tokens_cap is None or self.max_new_tokens_cap >= 1,
+            f"{self.name}: max_new_tokens_cap must be null or >= 1, got {self.max_new_tokens_cap!r}",
+        )
 
     def new_session(self, num_layers: int, prompt_len: int) -> Session:
         selector = AdaptiveLayerSelector(self.tau, self.l_min, self.l_obs, self.kv_budget, self.window)

@@ -94,7 +94,9 @@ class PruningMethod:
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{self.name}: {key} must be a non-negative layer index, got {value!r}")
             if num_layers is not None and value >= num_layers:
-                raise ValueError(f"{self.name}: {key}={value} is beyond the model's {num_layers} layers (0..{num_layers - 1})")
+                raise ValueError(
+                    f"{self.name}: {key}={value} is beyond the model's {num_layers} layers (0..{num_layers - 1})"
+                )
 
     def resolved(self, layer_defaults: dict[str, int], num_layers: int) -> PruningMethod:
         """A copy with unset layer keys taken from ``layer_defaults``, validated against ``num_layers``."""

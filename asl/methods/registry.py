@@ -59,7 +59,9 @@ def build_method(name: str, num_layers: int | None = None, **overrides: Any) -> 
     valid = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(params) - valid)
     if unknown:
-        raise ValueError(f"{name}: unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
+        raise ValueError(
+            f"{name}: unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}"
+        )
     method = cls(**params)
     method.validate(num_layers)
     return method

@@ -39,7 +39,9 @@ class AdaptiveLayerSelector:
     tokens plus the window. ``force_layer`` selects at a given layer instead (ablations, tests).
     """
 
-    def __init__(self, tau: float, l_min: int, l_obs: int, num_keep: int, window: int, force_layer: int | None = None):
+    def __init__(
+        self, tau: float, l_min: int, l_obs: int, num_keep: int, window: int, force_layer: int | None = None
+    ):
         self.tau, self.l_min, self.l_obs = tau, l_min, l_obs
         self.num_keep, self.window, self.force_layer = num_keep, window, force_layer
         self.first_observed = max(0, l_min - l_obs + 1) if force_layer is None else force_layer

@@ -28,7 +28,9 @@ class SnapKVCompressor:
     def applies(self, layer: int, length: int) -> bool:
         return length > self.budget and layer not in self.skip_layers
 
-    def compress(self, key: torch.Tensor, value: torch.Tensor, scores: LayerScores) -> tuple[torch.Tensor, torch.Tensor]:
+    def compress(
+        self, key: torch.Tensor, value: torch.Tensor, scores: LayerScores
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         indices = snapkv_keep_indices(scores.kv_scores, self.budget, self.window)
         return gather_kv(key, indices), gather_kv(value, indices)
 
@@ -82,7 +84,9 @@ class GemFilterSession(Session):
 
     two_pass = True
 
-    def __init__(self, num_layers, prompt_len, filter_layer: int, num_keep: int, pool_kernel: int, force_tail: int):
+    def __init__(
+        self, num_layers, prompt_len, filter_layer: int, num_keep: int, pool_kernel: int, force_tail: int
+    ):
         super().__init__(num_layers, prompt_len)
         self.filter_layer, self.num_keep = filter_layer, num_keep
         self.pool_kernel, self.force_tail = pool_kernel, force_tail
@@ -90,7 +94,9 @@ class GemFilterSession(Session):
 
     def on_attention(self, layer, query, key, value, scaling):
         if layer == self.filter_layer:
-            self.keep = gemfilter_selection(gemfilter_scores(query, key, self.pool_kernel), self.num_keep, self.force_tail)
+            self.keep = gemfilter_selection(
+                gemfilter_scores(query, key, self.pool_kernel), self.num_keep, self.force_tail
+            )
         return None
 
     def after_layer(self, layer: int) -> LayerAction:

@@ -8,7 +8,14 @@ from asl.models.registry import ModelSpec, get_model_spec, method_layer_defaults
 
 _LAZY = {"load_model": "asl.models.loading", "stop_token_ids": "asl.models.loading"}
 
-__all__ = ["ModelSpec", "get_model_spec", "load_model", "method_layer_defaults", "registry_names", "stop_token_ids"]
+__all__ = [
+    "ModelSpec",
+    "get_model_spec",
+    "load_model",
+    "method_layer_defaults",
+    "registry_names",
+    "stop_token_ids",
+]
 
 
 def __getattr__(name: str):
