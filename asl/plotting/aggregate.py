@@ -15,12 +15,15 @@ GROUP_KEYS = ["model", "method", "benchmark", "task", "context_length", "kv_budg
 
 
 def summarize_samples(samples: pd.DataFrame) -> pd.DataFrame:
-    """Per-cell means of the sample rows, in the summary.csv layout (accuracy in percent)."""
+    """Per-cell means of the sample rows, in the summary.csv layout (accuracy in percent, memory in GiB)."""
     if samples.empty:
         return pd.DataFrame()
     df = samples.copy()
-    df["peak_memory_gb"] = df["peak_memory_bytes"] / 1e9
-    df["kv_cache_gb"] = df["kv_cache_bytes"] / 1e9
+    failed = df["error"].notna() & (df["error"].astype(str) != "")
+    for col in ("score", "ttft_s", "tpot_s", "peak_memory_bytes", "kv_cache_bytes"):
+        df.loc[failed, col] = np.nan  # errored samples count in n only, as in make_tables
+    df["peak_memory_gb"] = df["peak_memory_bytes"] / 2**30
+    df["kv_cache_gb"] = df["kv_cache_bytes"] / 2**30
     df["selection_layer_f"] = df["selection_layer"].astype("Float64").astype(float)
     df["kv_before"] = df["kv_before"].fillna("")
     keys = GROUP_KEYS + ["kv_before", "family"]
@@ -29,7 +32,7 @@ def summarize_samples(samples: pd.DataFrame) -> pd.DataFrame:
     out = (
         df.groupby(keys, dropna=False, sort=True)
         .agg(
-            n=("score", "size"),
+            n=("id", "size"),
             accuracy=("score", "mean"),
             ttft_s=("ttft_s", "mean"),
             tpot_s=("tpot_s", "mean"),

@@ -8,6 +8,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import LogFormatter
 
 from asl.plotting.aggregate import default_budget, fixed_value, hold
 from asl.plotting.style import PAGE_W, TOKENS_FORMATTER, method_color, method_style, save_figure, sort_methods
@@ -19,7 +20,7 @@ METRICS = (
     ("ttft_s", 1.0, "TTFT", "s", "ttft_ratio_vs_fullkv"),
     ("tpot_s", 1e3, "TPOT", "ms", "tpot_ratio_vs_fullkv"),
     ("peak_memory_bytes", 1e-9, "Peak memory", "GB", None),
-    ("kv_cache_bytes", 1e-9, "KV cache", "GB", None),
+    ("kv_cache_bytes", 1e-9, "KV cache", "GB", "kv_ratio_vs_fullkv"),
 )
 
 
@@ -31,8 +32,13 @@ def _prepare(eff: pd.DataFrame, model: str) -> pd.DataFrame:
         log.info("efficiency (%s): several devices, plotting %s", model, device)
         df = df[df["device"] == device]
     if "kv_budget" in df.columns:
-        df = hold(df, "kv_budget", fixed_value(df.loc[df["method"] != "fullkv", "kv_budget"], default_budget(),
-                                               "efficiency kv_budget"))
+        df = hold(
+            df,
+            "kv_budget",
+            fixed_value(
+                df.loc[df["method"] != "fullkv", "kv_budget"], default_budget(), "efficiency kv_budget"
+            ),
+        )
     cols = [m[0] for m in METRICS] + [m[4] for m in METRICS if m[4]]
     for col in cols:
         df[col] = pd.to_numeric(df[col], errors="coerce") if col in df.columns else np.nan
@@ -59,8 +65,9 @@ def plot_efficiency(eff: pd.DataFrame, model: str, out_dir: Path) -> list[Path]:
     if not metrics:
         log.info("skip: efficiency vs context length (%s): no timing or memory values", model)
         return []
-    fig, axes = plt.subplots(2, len(metrics), figsize=(PAGE_W, 3.9), squeeze=False, sharex=True,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        2, len(metrics), figsize=(PAGE_W, 3.9), squeeze=False, sharex=True, layout="constrained"
+    )
     lengths = sorted(df["context_length"].dropna().unique())
     for j, (col, scale, title, unit, provided) in enumerate(metrics):
         ratio = _ratio(df, col, provided)
@@ -72,9 +79,25 @@ def plot_efficiency(eff: pd.DataFrame, model: str, out_dir: Path) -> list[Path]:
             if method != "fullkv" and ratio[mask].notna().any():
                 axes[1][j].plot(x, ratio[mask], **style)
         axes[0][j].set_yscale("log")
+        for which, axis_fmt in (
+            ("major", axes[0][j].yaxis.set_major_formatter),
+            ("minor", axes[0][j].yaxis.set_minor_formatter),
+        ):
+            axis_fmt(
+                LogFormatter(labelOnlyBase=False, minor_thresholds=(1.2, 0.6))
+                if which == "minor"
+                else LogFormatter()
+            )
         axes[0][j].set_title(f"{title} ({unit})")
         axes[1][j].axhline(1.0, color=method_color("fullkv"), linestyle=":", linewidth=0.9)
-        axes[1][j].set_ylim(bottom=0)
+        vals = ratio[df["method"] != "fullkv"].to_numpy(dtype=float)
+        top = float(np.nanmax(vals)) if np.isfinite(vals).any() else 1.0
+        if not np.isfinite(vals).any():
+            axes[1][j].text(
+                0.5, 0.5, "no FullKV row", transform=axes[1][j].transAxes, ha="center", fontsize=7
+            )
+            log.info("efficiency (%s): no FullKV row, %s ratio not drawn", model, title)
+        axes[1][j].set_ylim(0, max(1.1, top * 1.08))
         axes[1][j].set_title(f"{title} / FullKV")
         for ax in (axes[0][j], axes[1][j]):
             ax.set_xscale("log", base=2)
@@ -85,7 +108,8 @@ def plot_efficiency(eff: pd.DataFrame, model: str, out_dir: Path) -> list[Path]:
             ax.grid(True)
     axes[0][0].set_ylabel("Absolute (log scale)")
     axes[1][0].set_ylabel("Ratio to FullKV")
-    fig.supxlabel("Context length (tokens)", fontsize=7.5)
+    for ax in axes[1]:
+        ax.set_xlabel("Context length")
     device = eff.loc[eff["model"] == model, "device"].mode() if "device" in eff.columns else pd.Series()
     fig.suptitle(f"Efficiency vs context length, {model}" + (f" ({device.iloc[0]})" if len(device) else ""))
     handles, labels = axes[0][0].get_legend_handles_labels()

@@ -183,7 +183,7 @@ def load_samples(results_dir: Path) -> pd.DataFrame:
 
 
 def load_summary(results_dir: Path) -> pd.DataFrame:
-    """results_dir/summary.csv with a canonical ``method`` variant column, or an empty frame."""
+    """results_dir/summary.csv (accuracy in percent) with a canonical ``method`` variant column, or empty."""
     path = results_dir / "summary.csv"
     if not path.exists():
         return pd.DataFrame()
@@ -194,7 +194,9 @@ def load_summary(results_dir: Path) -> pd.DataFrame:
         return pd.DataFrame()
     needed = {"model", "method", "benchmark", "task", "accuracy"}
     if not needed <= set(df.columns):
-        log.warning("%s lacks columns %s; computing from run directories", path, sorted(needed - set(df.columns)))
+        log.warning(
+            "%s lacks columns %s; computing from run directories", path, sorted(needed - set(df.columns))
+        )
         return pd.DataFrame()
     if "kv_before" not in df.columns:
         df["kv_before"] = None
@@ -202,9 +204,6 @@ def load_summary(results_dir: Path) -> pd.DataFrame:
     for col in ("context_length", "kv_budget", "tau", "accuracy", "ttft_s", "tpot_s"):
         if col in df.columns:
             df[col] = pd.to_numeric(df[col], errors="coerce")
-    acc = df["accuracy"].dropna()
-    if not acc.empty and acc.max() <= 1.0:
-        df["accuracy"] = df["accuracy"] * 100.0  # fractions -> percent
     return df
 
 
@@ -225,7 +224,10 @@ def load_efficiency(results_dir: Path) -> pd.DataFrame:
     if "kv_before" not in df.columns:
         df["kv_before"] = None
     df["method"] = [variant_name(m, kb) for m, kb in zip(df["method"], df["kv_before"], strict=True)]
-    return df
+    forced = df["method"].astype(str).str.endswith("_forced")
+    if forced.any():  # the monitoring-overhead reference rows (forced layer) are not a method of their own
+        log.info("efficiency.csv: %d *_forced reference row(s) not plotted", int(forced.sum()))
+    return df[~forced]
 
 
 def load_inputs(results_dir: Path) -> Inputs:

@@ -12,7 +12,15 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from asl.plotting.aggregate import default_budget, default_tau, fixed_value, hold
-from asl.plotting.style import COLUMN_W, NIAH_CMAP, PAGE_W, method_label, save_figure, sort_methods, tokens_label
+from asl.plotting.style import (
+    COLUMN_W,
+    NIAH_CMAP,
+    PAGE_W,
+    method_label,
+    save_figure,
+    sort_methods,
+    tokens_label,
+)
 
 log = logging.getLogger("asl.plotting")
 
@@ -36,7 +44,14 @@ def pivot(df: pd.DataFrame) -> pd.DataFrame:
     return df.pivot_table(index="depth", columns="length", values="score", aggfunc="mean").sort_index()
 
 
-def draw_heatmap(ax: Axes, table: pd.DataFrame, title: str, xlabels: bool = True, ylabels: bool = True):
+def draw_heatmap(
+    ax: Axes,
+    table: pd.DataFrame,
+    title: str,
+    xlabels: bool = True,
+    ylabels: bool = True,
+    title_size: float = 8,
+):
     """Draw one heat map on ``ax``; returns the mappable (for a colour bar)."""
     data = np.ma.masked_invalid(table.to_numpy(dtype=float))
     mesh = ax.pcolormesh(data, cmap=NIAH_CMAP, vmin=0.0, vmax=1.0)
@@ -49,7 +64,7 @@ def draw_heatmap(ax: Axes, table: pd.DataFrame, title: str, xlabels: bool = True
     ax.grid(which="minor", color="white", linestyle="--", linewidth=0.3)
     ax.tick_params(which="minor", length=0)
     ax.tick_params(which="major", length=2)
-    xstep = max(1, math.ceil(data.shape[1] / 8))
+    xstep = max(1, math.ceil(data.shape[1] / 12))
     ystep = max(1, math.ceil(data.shape[0] / 11))
     ax.set_xticklabels(
         [tokens_label(v) if i % xstep == 0 and xlabels else "" for i, v in enumerate(table.columns)],
@@ -60,7 +75,7 @@ def draw_heatmap(ax: Axes, table: pd.DataFrame, title: str, xlabels: bool = True
         ax.set_xlabel("Context Length")
     if ylabels:
         ax.set_ylabel("Depth Percent (%)")
-    ax.set_title(title)
+    ax.set_title(title, fontsize=title_size)
     for spine in ax.spines.values():
         spine.set_visible(False)
     return mesh
@@ -79,9 +94,9 @@ def plot_niah(samples: pd.DataFrame, model: str, out_dir: Path) -> list[Path]:
     written: list[Path] = []
     tables = {m: pivot(df[df["method"] == m]) for m in sort_methods(df["method"].unique())}
     for method, table in tables.items():
-        fig, ax = plt.subplots(figsize=(COLUMN_W, 2.6))
+        fig, ax = plt.subplots(figsize=(COLUMN_W, 2.6), layout="constrained")
         mesh = draw_heatmap(ax, table, _title(method, table))
-        cbar = fig.colorbar(mesh, ax=ax, fraction=0.06, pad=0.03)
+        cbar = fig.colorbar(mesh, ax=ax, fraction=0.06, pad=0.02)
         cbar.set_label("Score")
         written += save_figure(fig, out_dir, f"niah_heatmap_{method}")
     written += _panel(tables, out_dir)
@@ -91,7 +106,7 @@ def plot_niah(samples: pd.DataFrame, model: str, out_dir: Path) -> list[Path]:
 def _panel(tables: dict[str, pd.DataFrame], out_dir: Path) -> list[Path]:
     """All methods side by side with a shared colour bar."""
     n = len(tables)
-    ncols = min(n, 4)
+    ncols = n if n <= 4 else min((4, 3), key=lambda c: (c * math.ceil(n / c) - n, -c))
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(
         nrows,
@@ -104,9 +119,11 @@ def _panel(tables: dict[str, pd.DataFrame], out_dir: Path) -> list[Path]:
     for i, (method, table) in enumerate(tables.items()):
         ax = axes[i // ncols][i % ncols]
         last_row = i + ncols >= n
-        mesh = draw_heatmap(ax, table, _title(method, table), xlabels=last_row, ylabels=i % ncols == 0)
+        title = f"{method_label(method)}: {np.nanmean(table.to_numpy(dtype=float)):.2f}"
+        mesh = draw_heatmap(ax, table, title, xlabels=last_row, ylabels=i % ncols == 0, title_size=7)
     for j in range(n, nrows * ncols):
         axes[j // ncols][j % ncols].set_visible(False)
-    cbar = fig.colorbar(mesh, ax=axes, fraction=0.03, pad=0.01, aspect=30)
+    cbar = fig.colorbar(mesh, ax=axes, fraction=0.03, pad=0.01, aspect=30, shrink=0.9)
     cbar.set_label("Score")
+    fig.suptitle("NIAH, mean score per cell (panel titles: average)")
     return save_figure(fig, out_dir, "niah_heatmap_all")

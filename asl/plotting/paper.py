@@ -44,27 +44,45 @@ def _bundled() -> dict:
     return yaml.safe_load(BUNDLED.read_text()) or {}
 
 
+def _row_cells(row: dict, task_ids: list[str]) -> dict[str, float]:
+    """Cells of one row: either {'scores': [...], 'avg': x} (paper column order) or {task: value}."""
+    if isinstance(row.get("scores"), list):
+        if len(row["scores"]) != len(task_ids):
+            raise ValueError(
+                f"row {row.get('method')!r} has {len(row['scores'])} scores, expected {len(task_ids)}"
+            )
+        cells = {t: float(v) for t, v in zip(task_ids, row["scores"], strict=True) if v is not None}
+        if isinstance(row.get("avg"), int | float):
+            cells["avg"] = float(row["avg"])
+        return cells
+    skip = {"method", "kv_before", "kv_budget"}
+    return {str(t): float(v) for t, v in row.items() if t not in skip and isinstance(v, int | float)}
+
+
 def _normalise_table2(raw: Any) -> dict[str, dict[str, dict[str, float]]]:
-    """Accept {model: {method: {task: value}}}, optionally under a 'table2' or 'models' key."""
-    if isinstance(raw, dict):
-        for key in ("table2", "models"):
-            if isinstance(raw.get(key), dict):
-                raw = raw[key]
+    """Model -> method variant -> task -> value, from either supported layout.
+
+    Layout A (configs/paper/table2.yaml): {columns: {paper column: task id}, models: {model: [rows]}},
+    rows {method, kv_before, avg, scores}. Layout B (bundled): {table2: {model: {method: {task: value}}}}.
+    """
     if not isinstance(raw, dict):
         raise ValueError("not a mapping")
+    task_ids = [str(t) for t in (raw.get("columns") or {}).values()]
+    body = raw.get("models", raw.get("table2", raw))
+    if not isinstance(body, dict):
+        raise ValueError("no models mapping")
     out: dict[str, dict[str, dict[str, float]]] = {}
-    for model, methods in raw.items():
-        if not isinstance(methods, dict):
-            raise ValueError(f"model {model!r} is not a mapping")
+    for model, methods in body.items():
         m_key = MODEL_ALIASES.get(str(model).lower(), str(model))
-        for method, cells in methods.items():
-            if not isinstance(cells, dict):
-                raise ValueError(f"method {method!r} is not a mapping")
-            kv_before = cells.get("kv_before")
-            name = METHOD_ALIASES.get(str(method).lower(), str(method))
-            name = variant_name(name, kv_before)
-            vals = {str(t): float(v) for t, v in cells.items() if isinstance(v, int | float) and t != "kv_budget"}
-            out.setdefault(m_key, {})[name] = vals
+        if isinstance(methods, dict):
+            rows = [dict(cells, method=name) for name, cells in methods.items() if isinstance(cells, dict)]
+        elif isinstance(methods, list):
+            rows = [r for r in methods if isinstance(r, dict)]
+        else:
+            raise ValueError(f"model {model!r} is neither a mapping nor a list")
+        for row in rows:
+            name = METHOD_ALIASES.get(str(row.get("method")).lower(), str(row.get("method")))
+            out.setdefault(m_key, {})[variant_name(name, row.get("kv_before"))] = _row_cells(row, task_ids)
     return out
 
 

@@ -85,7 +85,9 @@ def run(results_dir: Path, out_dir: Path | None = None, model: str | None = None
     models = _models(inputs, summary)
     if model is not None:
         if model not in models:
-            raise PlotError(f"no results for model={model} under {results_dir} (found: {', '.join(models) or 'none'})")
+            raise PlotError(
+                f"no results for model={model} under {results_dir} (found: {', '.join(models) or 'none'})"
+            )
         models = [model]
     apply_style()
     out_root = out_dir if out_dir is not None else results_dir / "figures"

@@ -11,10 +11,19 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from asl.plotting.aggregate import default_budget, default_tau, fixed_value, hold
 from asl.plotting.loading import model_spec
-from asl.plotting.style import COLUMN_W, PAGE_W, method_color, method_label, save_figure
+from asl.plotting.style import (
+    COLUMN_W,
+    PAGE_W,
+    method_color,
+    method_label,
+    save_figure,
+    sort_tasks,
+    task_label,
+)
 
 log = logging.getLogger("asl.plotting")
 
@@ -62,10 +71,28 @@ def asl_samples(samples: pd.DataFrame) -> tuple[str | None, pd.DataFrame]:
 
 
 def _grid(n: int) -> tuple[int, int, float]:
-    ncols = min(n, 5)
-    nrows = math.ceil(n / ncols)
+    """Rows, columns and figure width for ``n`` small multiples (at most 5 per row)."""
+    nrows = math.ceil(n / 5)
+    ncols = math.ceil(n / nrows)
     width = COLUMN_W if ncols == 1 else (COLUMN_W * 1.6 if ncols == 2 else PAGE_W)
     return nrows, ncols, width
+
+
+def _height(nrows: int, ncols: int) -> float:
+    """Figure height: 1.5 in per row plus room for the title and the legend (taller for one column)."""
+    return 1.5 * nrows + (1.3 if ncols == 1 else 0.7)
+
+
+def _label_outer(axes, n: int, xlabel: str, ylabel: str) -> None:
+    """x label under the lowest axes of each column, y label on the first column."""
+    ncols = len(axes[0])
+    for i in range(n):
+        ax = axes[i // ncols][i % ncols]
+        if i + ncols >= n:
+            ax.set_xlabel(xlabel)
+            ax.xaxis.set_tick_params(labelbottom=True)
+        if i % ncols == 0:
+            ax.set_ylabel(ylabel)
 
 
 def _layer_ticks(num_layers: int) -> list[int]:
@@ -85,10 +112,25 @@ def _mark_layers(ax, facts: dict) -> None:
 def _marker_handles(facts: dict) -> list:
     out = []
     if facts.get("tsp_layer") is not None:
-        out.append(Line2D([], [], color=method_color("fastkv"), ls="--", label=f"FastKV TSP layer ({facts['tsp_layer']})"))
+        out.append(
+            Line2D(
+                [],
+                [],
+                color=method_color("fastkv"),
+                ls="--",
+                label=f"FastKV TSP layer ({facts['tsp_layer']})",
+            )
+        )
     if facts.get("filter_layer") is not None:
-        out.append(Line2D([], [], color=method_color("gemfilter"), ls=":",
-                          label=f"GemFilter layer ({facts['filter_layer']})"))
+        out.append(
+            Line2D(
+                [],
+                [],
+                color=method_color("gemfilter"),
+                ls=":",
+                label=f"GemFilter layer ({facts['filter_layer']})",
+            )
+        )
     if facts.get("l_min") is not None:
         out.append(Patch(color="#DDDDDD", label=rf"$\leq L_{{min}}$ ({facts['l_min']}): not selectable"))
     return out
@@ -104,10 +146,17 @@ def plot_selection_hist(samples: pd.DataFrame, model: str, out_dir: Path) -> lis
     written: list[Path] = []
     for bench, bdf in sorted(df.groupby("benchmark"), key=lambda kv: str(kv[0])):
         nl = facts["num_layers"] or int(bdf["selection_layer"].dropna().max() + 1)
-        tasks = sorted(bdf["task"].unique())
+        tasks = sort_tasks(bdf["task"].unique())
         nrows, ncols, width = _grid(len(tasks))
-        fig, axes = plt.subplots(nrows, ncols, figsize=(width, 1.45 * nrows + 0.6), squeeze=False,
-                                 sharex=True, sharey=True, layout="constrained")
+        fig, axes = plt.subplots(
+            nrows,
+            ncols,
+            figsize=(width, _height(nrows, ncols)),
+            squeeze=False,
+            sharex=True,
+            sharey=True,
+            layout="constrained",
+        )
         never_x = nl + 1
         for i, task in enumerate(tasks):
             ax = axes[i // ncols][i % ncols]
@@ -116,24 +165,37 @@ def plot_selection_hist(samples: pd.DataFrame, model: str, out_dir: Path) -> lis
             counts = layers.dropna().astype(int).value_counts()
             share = 100.0 / len(tdf)
             ax.bar(counts.index, counts.to_numpy() * share, width=0.85, color=method_color(method))
-            ax.bar([never_x], [layers.isna().sum() * share], width=0.85, color=NEVER_COLOR, hatch="////",
-                   edgecolor="white", linewidth=0)
+            ax.bar(
+                [never_x],
+                [layers.isna().sum() * share],
+                width=0.85,
+                color=NEVER_COLOR,
+                hatch="////",
+                edgecolor="white",
+                linewidth=0,
+            )
             _mark_layers(ax, facts)
-            ax.set_title(f"{task} (n={len(tdf)})", fontsize=7)
-            ax.set_xlim(-0.8, never_x + 0.8)
+            ax.set_title(f"{task_label(task)} (n={len(tdf)})", fontsize=7)
+            ax.set_xlim(-0.8, never_x + 1.0)
             ax.set_xticks(_layer_ticks(nl) + [never_x])
             ax.set_xticklabels([str(t) for t in _layer_ticks(nl)] + ["never"], rotation=90)
             ax.set_ylim(0, 100)
             ax.grid(True, axis="y")
         for j in range(len(tasks), nrows * ncols):
             axes[j // ncols][j % ncols].set_visible(False)
-        fig.supxlabel("Selection layer", fontsize=7.5)
-        fig.supylabel("Samples (%)", fontsize=7.5)
+        _label_outer(axes, len(tasks), "Selection layer", "Samples (%)")
         fig.suptitle(f"{method_label(method)} selection layer, {bench}")
-        handles = [Patch(color=method_color(method), label=f"{method_label(method)} selection"),
-                   Patch(facecolor=NEVER_COLOR, hatch="////", edgecolor="white", label="never selected")]
+        handles = [
+            Patch(color=method_color(method), label=f"{method_label(method)} selection"),
+            Patch(facecolor=NEVER_COLOR, hatch="////", edgecolor="white", label="never selected"),
+        ]
         handles += _marker_handles(facts)
-        fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 3), frameon=False)
+        fig.legend(
+            handles=handles,
+            loc="outside lower center",
+            ncol=min(len(handles), 3 if ncols > 1 else 2),
+            frameon=False,
+        )
         written += save_figure(fig, out_dir, f"selection_layer_hist_{bench}")
     return written
 
@@ -150,16 +212,25 @@ def plot_rel_variance(samples: pd.DataFrame, model: str, out_dir: Path) -> list[
     written: list[Path] = []
     color = method_color(method)
     for bench, bdf in sorted(df.groupby("benchmark"), key=lambda kv: str(kv[0])):
-        tasks = sorted(bdf["task"].unique())
+        tasks = sort_tasks(bdf["task"].unique())
         taus = bdf["tau"].dropna().unique()
         tau = float(taus[0]) if len(taus) else None
         nrows, ncols, width = _grid(len(tasks))
-        fig, axes = plt.subplots(nrows, ncols, figsize=(width, 1.5 * nrows + 0.6), squeeze=False,
-                                 sharex=True, sharey=True, layout="constrained")
+        fig, axes = plt.subplots(
+            nrows,
+            ncols,
+            figsize=(width, _height(nrows, ncols)),
+            squeeze=False,
+            sharex=True,
+            sharey=True,
+            layout="constrained",
+        )
         all_vals = np.concatenate([list(rv.values()) for rv in bdf["rel_variance"]])
         top = max(1.1, float(np.quantile(all_vals, 0.99)) * 1.05)
         if all_vals.max() > top:
-            log.info("rel-variance (%s/%s): y axis clipped at %.2f (max %.2f)", model, bench, top, all_vals.max())
+            log.info(
+                "rel-variance (%s/%s): y axis clipped at %.2f (max %.2f)", model, bench, top, all_vals.max()
+            )
         for i, task in enumerate(tasks):
             ax = axes[i // ncols][i % ncols]
             traj = list(bdf.loc[bdf["task"] == task, "rel_variance"])
@@ -172,23 +243,29 @@ def plot_rel_variance(samples: pd.DataFrame, model: str, out_dir: Path) -> list[
                 ax.axhline(tau, color="#555555", linestyle="--", linewidth=0.8)
             if facts.get("l_min") is not None:
                 ax.axvline(facts["l_min"], color="#555555", linestyle=":", linewidth=0.9)
-            ax.set_title(f"{task} (n={len(traj)})", fontsize=7)
+            ax.set_title(f"{task_label(task)} (n={len(traj)})", fontsize=7)
             ax.set_ylim(0, top)
             ax.grid(True)
         lo = (facts.get("l_min") or min(min(rv) for rv in bdf["rel_variance"])) - 1
         hi = (facts["num_layers"] or max(max(rv) for rv in bdf["rel_variance"]) + 1) - 1
         axes[0][0].set_xlim(lo, hi + 0.5)
+        axes[0][0].xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
         for j in range(len(tasks), nrows * ncols):
             axes[j // ncols][j % ncols].set_visible(False)
-        fig.supxlabel("Layer", fontsize=7.5)
-        fig.supylabel(r"Relative rank variance $\rho_\ell$", fontsize=7.5)
+        _label_outer(axes, len(tasks), "Layer", r"Rel. rank variance $\rho_\ell$")
         fig.suptitle(f"{method_label(method)} relative rank variance, {bench}")
-        handles = [Line2D([], [], color=color, lw=0.6, label="one sample"),
-                   Line2D([], [], color="black", lw=1.3, label="median")]
+        handles = [
+            Line2D([], [], color=color, lw=0.6, label="one sample"),
+            Line2D([], [], color="black", lw=1.3, label="median"),
+        ]
         if tau is not None:
             handles.append(Line2D([], [], color="#555555", ls="--", lw=0.8, label=rf"$\tau$ = {tau:g}"))
         if facts.get("l_min") is not None:
-            handles.append(Line2D([], [], color="#555555", ls=":", lw=0.9, label=rf"$L_{{min}}$ = {facts['l_min']}"))
-        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False)
+            handles.append(
+                Line2D([], [], color="#555555", ls=":", lw=0.9, label=rf"$L_{{min}}$ = {facts['l_min']}")
+            )
+        fig.legend(
+            handles=handles, loc="outside lower center", ncol=len(handles) if ncols > 1 else 2, frameon=False
+        )
         written += save_figure(fig, out_dir, f"rel_variance_{bench}")
     return written

@@ -61,6 +61,20 @@ METHOD_MARKERS: dict[str, str] = {
     "asl_2pass": "P",
 }
 
+# InfiniteBench task id -> the paper's column name (Table 2 order).
+TASK_SHORT: dict[str, str] = {
+    "longbook_sum_eng": "En.Sum",
+    "longbook_qa_eng": "En.QA",
+    "longbook_choice_eng": "En.MC",
+    "longdialogue_qa_eng": "En.Dia",
+    "longbook_qa_chn": "Zh.QA",
+    "code_debug": "Code.Debug",
+    "math_find": "Math.Find",
+    "passkey": "Retr.PassKey",
+    "number_string": "Retr.Num",
+    "kv_retrieval": "Retr.KV",
+}
+
 # NIAH heat-map colormap shared by MInference and the KV papers (benchmarks.md §3.4).
 NIAH_CMAP = LinearSegmentedColormap.from_list("niah", ["#F0496E", "#EBB839", "#0CD79F"])
 
@@ -78,6 +92,8 @@ RC = {
     "grid.linewidth": 0.4,
     "grid.alpha": 0.5,
     "savefig.dpi": 300,
+    "figure.constrained_layout.h_pad": 0.03,
+    "figure.constrained_layout.w_pad": 0.03,
     "pdf.fonttype": 42,
     "svg.hashsalt": "asl",
 }
@@ -115,6 +131,17 @@ def sort_methods(methods) -> list[str]:
     return known + sorted(set(methods) - set(METHOD_ORDER))
 
 
+def sort_tasks(tasks) -> list[str]:
+    """Tasks in the paper's Table 2 order, others alphabetical after them."""
+    tasks = set(tasks)
+    return [t for t in TASK_SHORT if t in tasks] + sorted(tasks - set(TASK_SHORT))
+
+
+def task_label(task: str) -> str:
+    """Short display name of a task (the paper's column name for InfiniteBench)."""
+    return TASK_SHORT.get(task, task)
+
+
 def tokens_label(n: float) -> str:
     """Token count as a compact tick label: 4096 -> '4K', 1000 -> '1K', 512 -> '512'."""
     n = float(n)
@@ -127,19 +154,16 @@ def tokens_label(n: float) -> str:
 
 
 TOKENS_FORMATTER = FuncFormatter(lambda x, _pos: tokens_label(x) if x > 0 else "")
+PLAIN_FORMATTER = FuncFormatter(lambda x, _pos: f"{x:g}")
 
 
 def save_figure(fig: Figure, out_dir: Path, name: str) -> list[Path]:
     """Save ``fig`` as NAME.png and NAME.pdf (overwriting, byte-stable) and close it."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{name}.png", out_dir / f"{name}.pdf"]
-    fig.savefig(paths[0], metadata={"Software": None}, bbox_inches="tight", pad_inches=0.02)
-    fig.savefig(
-        paths[1],
-        metadata={"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
-        bbox_inches="tight",
-        pad_inches=0.02,
-    )
+    fig.savefig(paths[0], metadata={"Software": None})
+    fig.set_layout_engine("none")  # keep the positions the PNG's layout pass computed; skip a second pass
+    fig.savefig(paths[1], metadata={"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None})
     plt.close(fig)
     for p in paths:
         log.info("wrote %s", p)

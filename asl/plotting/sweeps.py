@@ -8,7 +8,14 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from asl.plotting.aggregate import cell_ratio, default_budget, default_tau, fixed_value, hold, task_mean_accuracy
+from asl.plotting.aggregate import (
+    cell_ratio,
+    default_budget,
+    default_tau,
+    fixed_value,
+    hold,
+    task_mean_accuracy,
+)
 from asl.plotting.paper import paper_table9
 from asl.plotting.style import (
     COLUMN_W,
@@ -47,7 +54,9 @@ def plot_tau(summary: pd.DataFrame, model: str, out_dir: Path) -> list[Path]:
         return []
     for bench in sorted(benches):
         bdf = summary[summary["benchmark"] == bench]
-        budget = fixed_value(bdf.loc[bdf["method"].isin(TAU_METHODS), "kv_budget"], default_budget(), "tau kv_budget")
+        budget = fixed_value(
+            bdf.loc[bdf["method"].isin(TAU_METHODS), "kv_budget"], default_budget(), "tau kv_budget"
+        )
         bdf = hold(bdf, "kv_budget", budget)
         ref = bdf[bdf["method"] == "fullkv"]
         fig, (ax_acc, ax_t) = plt.subplots(1, 2, figsize=(PAGE_W * 0.75, 2.3), layout="constrained")
@@ -62,16 +71,29 @@ def plot_tau(summary: pd.DataFrame, model: str, out_dir: Path) -> list[Path]:
             paper = paper_table9(model).get(method)
             if paper and "ruler" in str(bench).lower():
                 kw = {"color": method_color(method), "marker": "x", "linestyle": ":", "linewidth": 0.8}
-                ax_acc.plot(paper["tau"], paper["accuracy"], label=f"{method_label(method)}, paper", **kw)
+                ax_acc.plot(
+                    paper["tau"], paper["accuracy"], label=f"{method_label(method)}, paper (128K)", **kw
+                )
                 ax_t.plot(paper["tau"], paper["ttft_ratio"], **kw)
         if not ref.empty:
-            ax_acc.axhline(task_mean_accuracy(ref), color=method_color("fullkv"), linestyle=":", linewidth=0.9)
-            ax_acc.annotate("FullKV", (1.0, task_mean_accuracy(ref)), xycoords=("axes fraction", "data"),
-                            ha="right", va="bottom", fontsize=7)
+            ax_acc.axhline(
+                task_mean_accuracy(ref),
+                color=method_color("fullkv"),
+                linestyle=":",
+                linewidth=0.9,
+                label="FullKV",
+            )
             ax_t.axhline(1.0, color=method_color("fullkv"), linestyle=":", linewidth=0.9)
         else:
-            ax_t.text(0.5, 0.5, "no FullKV run:\nratio unavailable", transform=ax_t.transAxes,
-                      ha="center", va="center", fontsize=7)
+            ax_t.text(
+                0.5,
+                0.5,
+                "no FullKV run:\nour ratio not drawn",
+                transform=ax_t.transAxes,
+                ha="center",
+                va="center",
+                fontsize=7,
+            )
             log.info("tau sensitivity (%s/%s): no FullKV reference, TTFT ratio not drawn", model, bench)
         ax_acc.set(xlabel=r"Threshold $\tau$", ylabel="Accuracy (%)")
         ax_t.set(xlabel=r"Threshold $\tau$", ylabel="TTFT / FullKV TTFT")
@@ -98,7 +120,7 @@ def plot_budget(summary: pd.DataFrame, model: str, out_dir: Path) -> list[Path]:
         methods = sort_methods(swept[swept >= 2].index)
         if not methods:
             continue
-        fig, ax = plt.subplots(figsize=(COLUMN_W, 2.5), layout="constrained")
+        fig, ax = plt.subplots(figsize=(COLUMN_W, 2.7), layout="constrained")
         for method in methods:
             sub = bdf[bdf["method"] == method]
             pts = sorted((b, task_mean_accuracy(g)) for b, g in sub.groupby("kv_budget"))
@@ -106,15 +128,20 @@ def plot_budget(summary: pd.DataFrame, model: str, out_dir: Path) -> list[Path]:
         budgets = sorted(bdf["kv_budget"].dropna().unique())
         ref = bdf[bdf["method"] == "fullkv"]
         if not ref.empty:
-            ax.axhline(task_mean_accuracy(ref), color=method_color("fullkv"), linestyle=":",
-                       linewidth=0.9, label="FullKV")
+            ax.axhline(
+                task_mean_accuracy(ref),
+                color=method_color("fullkv"),
+                linestyle=":",
+                linewidth=0.9,
+                label="FullKV",
+            )
         ax.set_xscale("log", base=2)
         ax.set_xticks(budgets)
         ax.xaxis.set_major_formatter(TOKENS_FORMATTER)
         ax.xaxis.set_minor_formatter(plt.NullFormatter())
         ax.set(xlabel="KV budget (tokens)", ylabel="Accuracy (%)", title=f"Accuracy vs KV budget, {bench}")
         ax.grid(True)
-        ax.legend(loc="best", frameon=False, ncol=2)
+        fig.legend(loc="outside lower center", frameon=False, ncol=3)
         written += save_figure(fig, out_dir, f"accuracy_vs_budget_{bench}")
     if not written:
         log.info("skip: accuracy vs KV budget (%s): no method has >= 2 KV budgets", model)

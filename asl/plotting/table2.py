@@ -10,23 +10,22 @@ import pandas as pd
 
 from asl.plotting.aggregate import default_budget, default_tau, fixed_value, hold
 from asl.plotting.paper import paper_table2
-from asl.plotting.style import method_label, sort_methods
+from asl.plotting.style import TASK_SHORT, method_label, sort_methods
 
 log = logging.getLogger("asl.plotting")
 
-TASK_COLUMNS = {
-    "longbook_sum_eng": "En.Sum",
-    "longbook_qa_eng": "En.QA",
-    "longbook_choice_eng": "En.MC",
-    "longdialogue_qa_eng": "En.Dia",
-    "longbook_qa_chn": "Zh.QA",
-    "code_debug": "Code.Debug",
-    "math_find": "Math.Find",
-    "passkey": "Retr.PassKey",
-    "number_string": "Retr.Num",
-    "kv_retrieval": "Retr.KV",
-}
+TASK_COLUMNS = TASK_SHORT
 DASH = "–"
+ROW_ORDER = (
+    "fullkv",
+    "snapkv",
+    "fastkv",
+    "asl",
+    "gemfilter",
+    "asl_2pass",
+    "fastkv_fullbefore",
+    "asl_fullbefore",
+)
 
 
 def _setting(method: str, budget: float | None) -> str:
@@ -47,7 +46,10 @@ def table2_frame(summary: pd.DataFrame) -> tuple[pd.DataFrame, float | None]:
     df = hold(hold(df, "kv_budget", budget), "tau", fixed_value(df["tau"], default_tau(), "table2 tau"))
     wide = df.groupby(["method", "task"])["accuracy"].mean().unstack("task")
     tasks = [t for t in TASK_COLUMNS if t in wide.columns] + sorted(set(wide.columns) - set(TASK_COLUMNS))
-    wide = wide.reindex(index=sort_methods(wide.index), columns=tasks)
+    rows = [m for m in ROW_ORDER if m in wide.index] + [
+        m for m in sort_methods(wide.index) if m not in ROW_ORDER
+    ]
+    wide = wide.reindex(index=rows, columns=tasks)
     wide["avg"] = wide[tasks].mean(axis=1, skipna=True)
     return wide, budget
 
