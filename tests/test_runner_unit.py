@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.runner_fakes import FakeBackend, make_cfg
 
 from asl.harness.config import effective_method, identity, run_dir_for
 from asl.harness.runner import run
 from asl.harness.store import PredictionStore, read_jsonl
 from asl.harness.validation import HarnessError
 from asl.harness.wandb_log import read_offline_run
+from tests.runner_fakes import FakeBackend, make_cfg
 
 FIELDS = {
     "id", "task", "context_length", "prompt_tokens", "prediction", "answers", "score", "ttft_s", "tpot_s",
@@ -23,7 +23,12 @@ def test_run_writes_files_fields_and_records_errors(tmp_path):
     fb = FakeBackend(fail_ids=("2",))
     run_dir = run(make_cfg(f"results_dir={tmp_path}", "method=asl"), fb.backend())
     assert run_dir.parent == tmp_path / "smollm2_135m" / "fake"
-    assert {p.name for p in run_dir.iterdir()} >= {"predictions.jsonl", "metrics.json", "config.yaml", "run_meta.json"}
+    assert {p.name for p in run_dir.iterdir()} >= {
+        "predictions.jsonl",
+        "metrics.json",
+        "config.yaml",
+        "run_meta.json",
+    }
     recs = read_jsonl(run_dir / "predictions.jsonl")
     assert len(recs) == 6 and all(FIELDS <= set(r) for r in recs)
     failed = [r for r in recs if r["error"]]

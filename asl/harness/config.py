@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -82,7 +83,7 @@ def run_dir_for(results_dir: str | Path, ident: dict[str, Any]) -> Path:
 
 def context_lengths(benchmark: dict[str, Any]) -> list[int]:
     """``benchmark.context_length`` as a list (it may be a single int, a list or null)."""
-    value = benchmark.get("context_length")
+    value = to_plain(benchmark.get("context_length"))
     if value is None:
         return []
     if isinstance(value, (list, tuple)):

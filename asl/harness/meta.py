@@ -48,7 +48,10 @@ def library_versions() -> dict[str, str | None]:
 
 def device_info(device: Any = None) -> dict[str, Any]:
     """The device the model runs on; GPU name, CUDA and driver where available."""
-    info: dict[str, Any] = {"device": str(device) if device is not None else None, "host": socket.gethostname()}
+    info: dict[str, Any] = {
+        "device": str(device) if device is not None else None,
+        "host": socket.gethostname(),
+    }
     info["platform"] = platform.platform()
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from statistics import mean
-from typing import Any, Iterable
+from typing import Any
 
 GIB = 1024**3
 TIME_FIELDS = ("ttft_s", "tpot_s")
@@ -55,7 +56,9 @@ def compute_metrics(records: list[dict[str, Any]]) -> dict[str, Any]:
     tasks = {task: aggregate(recs) for task, recs in sorted(by_task.items())}
     per_length = [
         {"task": task, "context_length": length, **aggregate(recs)}
-        for (task, length), recs in sorted(group_records(records).items(), key=lambda kv: (kv[0][0], kv[0][1] or 0))
+        for (task, length), recs in sorted(
+            group_records(records).items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)
+        )
     ]
     overall = aggregate(records)
     overall["task_mean"] = _mean(t["accuracy"] for t in tasks.values())

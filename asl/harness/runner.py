@@ -2,58 +2,28 @@
 
 from __future__ import annotations
 
-import gc
+import json
 import random
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from asl.harness.config import effective_method, identity, method_kwargs, resolve_layers, run_dir_for, to_plain
+from asl.harness.backend import Backend, default_backend, load_cached
+from asl.harness.config import (
+    effective_method,
+    identity,
+    method_kwargs,
+    resolve_layers,
+    run_dir_for,
+    to_plain,
+)
 from asl.harness.meta import now_iso, run_meta
 from asl.harness.metrics import compute_metrics
 from asl.harness.store import PredictionStore, atomic_write_json, atomic_write_text, sample_key
 from asl.harness.validation import HarnessError, one_line, validate_run
 from asl.harness.wandb_log import WandbLogger
-
-
-@dataclass
-class Backend:
-    """The engine and benchmark entry points the runner calls (replaceable by fakes in tests)."""
-
-    load_model: Callable[..., tuple[Any, Any]]
-    build_method: Callable[..., Any]
-    generate: Callable[..., Any]
-    load_examples: Callable[..., list]
-    build_prompt_ids: Callable[..., tuple[list[int], dict]]
-    score: Callable[[Any, str], float]
-    stop_token_ids: Callable[[Any, Any], list[int]]
-
-
-def default_backend() -> Backend:
-    """The real engine (``asl``) and benchmark package (``eval``)."""
-    from asl import build_method, generate, load_model
-    from asl.models import stop_token_ids
-    from eval.prompts import build_prompt_ids
-    from eval.scoring import score
-    from eval.suite import load_examples
-
-    return Backend(load_model, build_method, generate, load_examples, build_prompt_ids, score, stop_token_ids)
-
-
-_MODEL_CACHE: dict[tuple, tuple[Any, Any]] = {}
-
-
-def _load_cached(backend: Backend, name: str, device: Any, dtype: Any) -> tuple[Any, Any]:
-    """Keep the last model loaded so the jobs of an in-process multirun share it."""
-    key = (id(backend.load_model), name, device, dtype)
-    if key not in _MODEL_CACHE:
-        _MODEL_CACHE.clear()
-        gc.collect()
-        _MODEL_CACHE[key] = backend.load_model(name, device=device, dtype=dtype)
-    return _MODEL_CACHE[key]
 
 
 def _seed_everything(seed: int) -> None:
@@ -87,6 +57,13 @@ def _context_length(example: Any, bench: dict[str, Any]) -> int | None:
     return None if length is None else int(length)
 
 
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def _warn(msg: str) -> None:
     print(f"warning: {msg}", file=sys.stderr, flush=True)
 
@@ -94,38 +71,52 @@ def _warn(msg: str) -> None:
 class Run:
     """A configured run; :meth:`prepare` validates everything, :meth:`execute` writes the run directory."""
 
-    def __init__(self, cfg: DictConfig, backend: Backend | None = None, cli_keys: set[str] | None = None) -> None:
+    def __init__(
+        self, cfg: DictConfig, backend: Backend | None = None, cli_keys: set[str] | None = None
+    ) -> None:
         self.cfg = cfg
-        self.backend = backend or default_backend()
+        self._backend = backend
         self.method_cfg = effective_method(cfg, cli_keys)
         self.bench = dict(to_plain(cfg.benchmark))
         self.seed = int(cfg.seed)
         self._warned_budget = False
 
+    @property
+    def backend(self) -> Backend:
+        """The given backend, else the real engine and benchmarks (imported on first use)."""
+        if self._backend is None:
+            self._backend = default_backend()
+        return self._backend
+
     # -- validation (nothing is written here) -------------------------------------------------
     def prepare(self) -> Path:
         """Validate config, method, model and data; return the run directory (not yet created)."""
-        cfg, be = self.cfg, self.backend
+        cfg = self.cfg
         validate_run(cfg, self.method_cfg)
+        be = self.backend
         num_layers = cfg.model.get("num_layers")
         try:
-            self.method = be.build_method(self.method_cfg["name"], num_layers=num_layers, **method_kwargs(self.method_cfg))
+            self.method = be.build_method(
+                self.method_cfg["name"], num_layers=num_layers, **method_kwargs(self.method_cfg)
+            )
         except (ValueError, TypeError) as exc:
             raise HarnessError(one_line(exc)) from exc
         layer_defaults = dict(to_plain(cfg.model.get("method_defaults")) or {})
         self.ident = identity(cfg, resolve_layers(self.method_cfg, layer_defaults))
         self.run_dir = run_dir_for(cfg.results_dir, self.ident)
-        self.model, self.tokenizer = _load_cached(be, str(cfg.model.name), cfg.get("device"), cfg.get("dtype"))
+        self.model, self.tokenizer = load_cached(be, str(cfg.model.name), cfg.get("device"), cfg.get("dtype"))
         self.examples = list(be.load_examples(self.bench, self.tokenizer, self.seed))
         if not self.examples:
-            raise HarnessError(f"benchmark {self.bench.get('name')}: no examples for tasks {self.bench.get('tasks')}")
+            raise HarnessError(
+                f"benchmark {self.bench.get('name')}: no examples for tasks {self.bench.get('tasks')}"
+            )
         self.profile = self.bench.get("profile", "chat")
         self._prompt(self.examples[0])  # prompt-building errors surface before the run dir exists
         return self.run_dir
 
     def _prompt(self, example: Any) -> tuple[list[int], dict]:
         ids, info = self.backend.build_prompt_ids(
-            example, self.tokenizer, self.profile, self.bench.get("max_prompt_tokens")
+            example, self.tokenizer, self.profile, (_field(example, "meta") or {}).get("max_prompt_tokens")
         )
         ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)
         budget = self.method_cfg.get("kv_budget")
@@ -152,7 +143,7 @@ class Run:
 
     def _sample(self, example: Any, logger: WandbLogger, step: int) -> dict[str, Any]:
         gen = self.cfg.get("generation") or {}
-        max_new = gen.get("max_new_tokens") or _field(example, "max_new_tokens") or 32
+        max_new = _field(example, "max_new_tokens") or 32  # capped by benchmark.max_new_tokens in eval
         extra: dict[str, Any] = {
             "context_length": _context_length(example, self.bench),
             "prompt_tokens": None,
@@ -160,6 +151,16 @@ class Run:
             "error": None,
             "max_new_tokens": int(max_new),
         }
+        for name in (
+            "ttft_s",
+            "tpot_s",
+            "peak_memory_bytes",
+            "peak_memory_kind",
+            "kv_cache_bytes",
+            "selection_layer",
+        ):
+            extra[name] = None
+        extra["rel_variance"] = {}
         prediction = ""
         try:
             ids, info = self._prompt(example)
@@ -179,7 +180,9 @@ class Run:
             for name in ("ttft_s", "tpot_s", "peak_memory_bytes", "peak_memory_kind", "kv_cache_bytes"):
                 extra[name] = getattr(res, name, None)
             extra["selection_layer"] = getattr(res, "selection_layer", None)
-            extra["rel_variance"] = {str(k): float(v) for k, v in (getattr(res, "rel_variance", None) or {}).items()}
+            extra["rel_variance"] = {
+                str(k): float(v) for k, v in (getattr(res, "rel_variance", None) or {}).items()
+            }
             extra["kv_lengths"] = list(getattr(res, "kv_lengths", None) or [])
             extra["generated_tokens"] = len(getattr(res, "token_ids", None) or [])
             extra["prompt_tokens"] = getattr(res, "prompt_tokens", None) or len(ids)
@@ -206,19 +209,36 @@ class Run:
         run_dir.mkdir(parents=True, exist_ok=True)
         self._write_config()
         meta = run_meta(self.seed, getattr(self.model, "device", cfg.get("device")))
-        meta.update(run_dir=str(run_dir), run_hash=run_dir.name.rsplit("-", 1)[-1])
+        meta.update(run_dir=str(run_dir), run_hash=run_dir.name.rsplit("-", 1)[-1], attempts=1)
+        previous = _read_json(run_dir / "run_meta.json")
+        self.resolved_method: dict[str, Any] | None = previous.get("method_config")
+        if previous:
+            meta.update(first_start_time=previous.get("first_start_time", previous.get("start_time")))
+            meta["attempts"] = int(previous.get("attempts", 1)) + 1
         atomic_write_json(run_dir / "run_meta.json", meta)
 
         self.store = PredictionStore(run_dir / "predictions.jsonl")
         done = self.store.load(drop_errors=bool(cfg.run.get("retry_errors", False)))
         self.stop_ids = self.backend.stop_token_ids(self.model, self.tokenizer)
-        self.resolved_method: dict[str, Any] | None = None
         todo = [ex for ex in self.examples if self._key(ex) not in done]
         if done:
-            print(f"resume {run_dir}: {len(self.examples) - len(todo)} done, {len(todo)} to go", file=sys.stderr)
-        wb_config = {**OmegaConf.to_container(cfg, resolve=True), "method": self.method_cfg, "run_dir": str(run_dir)}
+            print(
+                f"resume {run_dir}: {len(self.examples) - len(todo)} done, {len(todo)} to go", file=sys.stderr
+            )
+        wb_config = {
+            **OmegaConf.to_container(cfg, resolve=True),
+            "method": self.method_cfg,
+            "run_dir": str(run_dir),
+        }
         tags = [str(cfg.model.name), str(self.method_cfg["name"]), str(self.bench.get("name"))]
-        logger = WandbLogger(cfg.logger.wandb, run_dir, run_dir.name, f"{cfg.model.name}/{self.bench.get('name')}", wb_config, tags)
+        logger = WandbLogger(
+            cfg.logger.wandb,
+            run_dir,
+            run_dir.name,
+            f"{cfg.model.name}/{self.bench.get('name')}",
+            wb_config,
+            tags,
+        )
         status = "interrupted"
         try:
             bar = tqdm(

@@ -31,10 +31,14 @@ def validate_method(method: dict[str, Any], num_layers: int | None) -> None:
             raise HarnessError(f"method {name}: kv_budget must be a positive integer, got {budget!r}")
         window = method.get("window")
         if _is_int(window) and budget <= window:
-            raise HarnessError(f"method {name}: kv_budget {budget} must exceed the observation window {window}")
+            raise HarnessError(
+                f"method {name}: kv_budget {budget} must exceed the observation window {window}"
+            )
     kv_before = method.get("kv_before")
     if kv_before is not None and kv_before not in KV_BEFORE:
-        raise HarnessError(f"method {name}: kv_before must be one of {', '.join(KV_BEFORE)}, got {kv_before!r}")
+        raise HarnessError(
+            f"method {name}: kv_before must be one of {', '.join(KV_BEFORE)}, got {kv_before!r}"
+        )
     if num_layers is None:
         return
     for key in ("l_min", "tsp_layer", "filter_layer", "force_layer"):
@@ -63,10 +67,6 @@ def validate_run(cfg: Any, method: dict[str, Any]) -> None:
                 f"benchmark.context_length {length} exceeds {model.name}'s maximum context {int(max_ctx)}"
             )
     validate_method(method, model.get("num_layers"))
-    gen = cfg.get("generation") or {}
-    mnt = gen.get("max_new_tokens")
-    if mnt is not None and (not _is_int(mnt) or mnt < 1):
-        raise HarnessError(f"generation.max_new_tokens must be >= 1 or null, got {mnt!r}")
     mode = cfg.logger.wandb.mode
     if mode not in WANDB_MODES:
         raise HarnessError(f"logger.wandb.mode must be one of {', '.join(WANDB_MODES)}, got {mode!r}")

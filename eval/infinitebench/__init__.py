@@ -1,0 +1,1 @@
+"""InfiniteBench: official-file loader, offline generators, official scorers (benchmarks.md §1)."""

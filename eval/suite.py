@@ -1,0 +1,169 @@
+"""Benchmark suites: turn a ``benchmark`` config node into Examples (docs/interfaces.md)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+from eval.errors import BenchmarkError, SkippedTask
+from eval.infinitebench import loader as ib_loader
+from eval.infinitebench import synthetic as ib_synth
+from eval.infinitebench.tasks import SYNTHETIC_TASKS, VARIANTS, canonical_task
+from eval.niah import generate_grid
+from eval.prompts import PROFILES
+from eval.ruler import tasks as ruler_tasks
+from eval.schema import Example
+
+FAMILIES = ("infinitebench", "ruler", "niah", "mixed")  # mixed: tasks are "family/task"
+NIAH_TASKS = {"niah_asl": "asl", "niah_kv": "kv"}
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, str | int | float):
+        return [value]
+    return list(value)
+
+
+def _lengths(cfg: Mapping[str, Any], task: str) -> list[int]:
+    per_task = cfg.get("task_context_length") or {}
+    lengths = _as_list(per_task.get(task, cfg.get("context_length")))
+    if any(int(x) < 1 for x in lengths):
+        raise BenchmarkError(f"context_length must be positive integers, got {lengths}")
+    return [int(x) for x in lengths]
+
+
+def _num(cfg: Mapping[str, Any], task: str) -> int | None:
+    """num_samples, optionally overridden per task by ``task_num_samples``."""
+    n = (cfg.get("task_num_samples") or {}).get(task, cfg.get("num_samples"))
+    if n is not None and int(n) < 1:
+        raise BenchmarkError(f"num_samples must be >= 1, got {n}")
+    return None if n is None else int(n)
+
+
+def _cap(examples: list[Example], cfg: Mapping[str, Any]) -> list[Example]:
+    """Apply the optional max_new_tokens cap (int or task->int) and the prompt truncation limit."""
+    cap = cfg.get("max_new_tokens")
+    for ex in examples:
+        ex.meta["max_new_tokens_official"] = ex.max_new_tokens
+        limit = cap.get(ex.task) if isinstance(cap, Mapping) else cap
+        if limit is not None:
+            ex.max_new_tokens = min(ex.max_new_tokens, int(limit))
+        total = cfg.get("truncate_to") or ex.meta.get("length")
+        ex.meta["truncate_to"] = total
+        ex.meta["max_prompt_tokens"] = None if total is None else max(2, int(total) - ex.max_new_tokens)
+        ex.meta.setdefault("profile", cfg.get("profile", "chat"))
+    return examples
+
+
+def _infinitebench(
+    cfg: Mapping[str, Any], task: str, tokenizer: Any, seed: int, profile: str
+) -> list[Example]:
+    data_dir, n = cfg.get("data_dir"), _num(cfg, task)
+    if data_dir and task not in VARIANTS:
+        examples = ib_loader.load_task_file(task, data_dir, limit=n)
+        for ex in examples:
+            ex.meta["length"] = (_lengths(cfg, task) or [None])[0]
+            if task == "math_calc" and ex.meta["length"] and ex.max_new_tokens >= ex.meta["length"]:
+                ex.max_new_tokens = 500  # [ref]
+        return examples
+    if task not in SYNTHETIC_TASKS and task not in VARIANTS:
+        raise BenchmarkError(
+            f"InfiniteBench task {task!r} needs real data: set benchmark.data_dir to the folder of official JSONL files"
+        )
+    lengths = _lengths(cfg, task)
+    if not lengths:
+        raise BenchmarkError(f"generated InfiniteBench task {task!r} needs benchmark.context_length")
+    return [ex for L in lengths for ex in ib_synth.generate(task, tokenizer, L, int(n or 1), seed, profile)]
+
+
+def _ruler(
+    cfg: Mapping[str, Any], task: str, tokenizer: Any, seed: int, profile: str, skipped: list[SkippedTask]
+) -> list[Example]:
+    out: list[Example] = []
+    for L in _lengths(cfg, task):
+        try:
+            out += ruler_tasks.generate(
+                task,
+                tokenizer,
+                L,
+                _num(cfg, task) or 1,
+                seed,
+                profile,
+                cfg.get("haystack") or "pd_default",
+                cfg.get("data_dir"),
+            )
+        except BenchmarkError as err:
+            if task not in ruler_tasks.REAL_DATA_TASKS:
+                raise
+            skip = SkippedTask("ruler", task, str(err), L)
+            skipped.append(skip)
+            warnings.warn(str(skip), stacklevel=3)
+    return out
+
+
+def _split(family: str, entry: str) -> tuple[str, str]:
+    """(family, task) for a task entry; a ``mixed`` suite names tasks as "family/task"."""
+    if family != "mixed":
+        return family, entry
+    fam, sep, task = str(entry).partition("/")
+    if not sep or fam not in FAMILIES[:3]:
+        raise BenchmarkError(
+            f"mixed suite task {entry!r} must be family/task with family in {', '.join(FAMILIES[:3])}"
+        )
+    return fam, task
+
+
+def validate(cfg: Mapping[str, Any]) -> None:
+    """Raise BenchmarkError for an invalid benchmark node (family, tasks, num_samples, profile)."""
+    family = cfg.get("family")
+    if family not in FAMILIES:
+        raise BenchmarkError(f"unknown benchmark family {family!r}; choose one of: {', '.join(FAMILIES)}")
+    n = cfg.get("num_samples")
+    if n is not None and int(n) < 1:
+        raise BenchmarkError(f"num_samples must be >= 1, got {n}")
+    if cfg.get("profile", "chat") not in PROFILES:
+        raise BenchmarkError(
+            f"unknown prompt profile {cfg.get('profile')!r}; choose one of: {', '.join(PROFILES)}"
+        )
+    tasks = _as_list(cfg.get("tasks"))
+    if not tasks:
+        raise BenchmarkError("benchmark.tasks is empty")
+    for entry in tasks:
+        fam, task = _split(family, entry)
+        if fam == "infinitebench":
+            canonical_task(task)
+        elif fam == "ruler":
+            ruler_tasks.check_task(task)
+        elif task not in NIAH_TASKS:
+            raise BenchmarkError(f"unknown NIAH task {task!r}; choose one of: {', '.join(NIAH_TASKS)}")
+
+
+def load_examples(
+    benchmark_cfg: Mapping[str, Any], tokenizer: Any, seed: int, skipped: list[SkippedTask] | None = None
+) -> list[Example]:
+    """Examples for a ``benchmark`` node; tasks that cannot be built are appended to ``skipped`` and warned.
+
+    Every example carries ``meta.max_prompt_tokens`` (pass it to build_prompt_ids) and ``meta.profile``.
+    """
+    cfg = dict(benchmark_cfg)
+    validate(cfg)
+    skipped = [] if skipped is None else skipped
+    profile = cfg.get("profile", "chat")
+    out: list[Example] = []
+    for entry in _as_list(cfg["tasks"]):
+        family, task = _split(cfg["family"], entry)
+        if family == "infinitebench":
+            out += _infinitebench(cfg, canonical_task(task), tokenizer, seed, profile)
+        elif family == "ruler":
+            out += _ruler(cfg, task, tokenizer, seed, profile, skipped)
+        else:
+            n = _num(cfg, task) or 1
+            depths = cfg.get("depths")
+            out += generate_grid(tokenizer, _lengths(cfg, task), None if depths is None else list(depths), n, seed,
+                                 NIAH_TASKS[task], cfg.get("haystack") or "pd_default", cfg.get("kv_question") or "pyramidkv")  # fmt: skip
+    for ex in out:
+        ex.meta["suite"] = cfg.get("name")
+    return _cap(out, cfg)
