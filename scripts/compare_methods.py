@@ -3,8 +3,9 @@
     python scripts/compare_methods.py --model smollm2_135m --context 4096 --budget 256 \
         --tasks passkey kv_retrieval_short
 
-Timings are ratios to FullKV measured in the same process, one prompt after the other (each method is
-timed ``--repeats`` times after one warm-up; medians). Writes results/compare/<model>/compare.{csv,md}.
+Timings are ratios to FullKV measured in the same process, one method after the other on the same prompt
+(one warm-up per prompt, then ``--repeats`` timed runs per method; medians). The dedicated efficiency
+procedure is scripts/bench_efficiency.py; this script is about answers and selection layers. Writes results/compare/<model>/compare.{csv,md}.
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ def run_task(model, tokenizer, task: str, context: int, budget: int, seed: int, 
     example = synthetic.generate(task, tokenizer, context, 1, seed, "chat")[0]
     ids, _ = build_prompt_ids(example, tokenizer, "chat", context - example.max_new_tokens)
     rows = []
+    generate(model, tokenizer, ids, build_method("fullkv"), max_new_tokens=2)  # warm-up
     for name in METHODS:
         method = build_method(name) if name == "fullkv" else build_method(name, kv_budget=budget)
-        generate(model, tokenizer, ids, method, max_new_tokens=2)  # warm-up
         runs = [
             generate(model, tokenizer, ids, method, max_new_tokens=example.max_new_tokens)
             for _ in range(repeats)
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=int, default=256)
     parser.add_argument("--tasks", nargs="+", default=["passkey", "kv_retrieval_short"])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--out", default="results/compare")
     args = parser.parse_args(argv)
     try:

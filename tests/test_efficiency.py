@@ -150,7 +150,7 @@ def test_tiny_bench_end_to_end(tmp_path):
     from asl.efficiency.setup import load_settings
     from scripts.bench_efficiency import main  # noqa: F401 (script importable)
 
-    s = load_settings("tiny_llama", "tiny", out_dir=str(tmp_path), lengths=[96], repeats=2)
+    s = load_settings("tiny_llama", "tiny", out_dir=str(tmp_path), lengths=[96], repeats=2, decode_steps=3)
     rows, out = run(s)
     with (out / "efficiency.csv").open() as fh:
         table = list(csv.DictReader(fh))
@@ -171,5 +171,12 @@ def test_tiny_bench_end_to_end(tmp_path):
         assert r["new_tokens"] == str(s.decode_steps)
     asl = next(r for r in rows if r["method"] == "asl")
     assert asl["selection_layer"] == 5 and not math.isnan(asl["monitor_overhead"])
-    assert (out / "efficiency.md").read_text().count("| 96 |") == len(rows)
+    summary = (out / "efficiency.md").read_text().split("## Against the paper")[0]
+    assert summary.count("| 96 |") == len(rows)
     assert (out / "meta.json").is_file()
+    from asl.efficiency.rebuild import rebuild
+
+    rebuilt = {r["method"]: r for r in rebuild(out)}
+    for r in rows:
+        assert rebuilt[r["method"]]["ttft_s"] == r["ttft_s"]
+        assert rebuilt[r["method"]]["kv_bytes_ok"] == r["kv_bytes_ok"]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from asl.efficiency.flops import ArchSpec
 from asl.efficiency.measure import cleanup, device_name, run_metadata
@@ -26,8 +29,46 @@ def result_dir(s: BenchSettings) -> Path:
     return REPO / "results" / "efficiency" / f"{s.model}{suffix}"
 
 
+def _append_runs(path: Path, n: int, configs: list[Any], first: bool) -> None:
+    """Raw per-run records (one JSON line per measured run) so reports can be recomputed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w" if first else "a") as fh:
+        for cfg in configs:
+            for i, rec in enumerate(cfg.runs):
+                fh.write(
+                    json.dumps({"label": cfg.label, "n": n, "budget": cfg.budget, "repeat": i, **rec}) + "\n"
+                )
+
+
+def write_profiles(model: Any, tokenizer: Any, ids: list[int], configs: list[Any], out: Path) -> None:
+    """Operator tables for every config and per-layer prefill times (profiles/layer_times_<N>.txt)."""
+    from asl.efficiency.profile import layer_times, profile_configs
+
+    profile_configs(model, tokenizer, ids, configs, out)
+    lines = []
+    for cfg in configs:
+        calls = layer_times(model, tokenizer, ids, cfg)
+        total = sum(t for _, _, t in calls)
+        detail = " ".join(f"{i}:{n}:{t * 1e3:.0f}ms" for i, n, t in calls)
+        lines.append(f"{cfg.label}: {len(calls)} layer calls, {total:.3f}s in layers | {detail}")
+    (out / f"layer_times_{len(ids)}.txt").write_text("\n".join(lines) + "\n")
+
+
 def run(s: BenchSettings) -> tuple[list[dict[str, Any]], Path]:
-    """Run the whole benchmark described by ``s``; returns the rows and the output directory."""
+    """Run the whole benchmark described by ``s``; returns the rows and the output directory.
+
+    ``s.threads`` sets torch's intra-op threads for the run only (restored afterwards).
+    """
+    previous = torch.get_num_threads()
+    if s.threads:
+        torch.set_num_threads(int(s.threads))
+    try:
+        return _run(s)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _run(s: BenchSettings) -> tuple[list[dict[str, Any]], Path]:
     start = time.time()
     model, tokenizer = load_bench_model(s)
     device = next(model.parameters()).device
@@ -50,12 +91,33 @@ def run(s: BenchSettings) -> tuple[list[dict[str, Any]], Path]:
         ids, prompt_source = build_prompt_ids(s.prompt, n, vocab, tokenizer, fallback, seed=s.seed + n)
         log.info("N=%d prompt=%s", n, prompt_source)
         configs = bench_length(model, tokenizer, ids, s, device)
+        _append_runs(result_dir(s) / "runs.jsonl", n, configs, first=n == s.lengths[0])
+        if s.profile_ops and n == max(s.lengths):
+            write_profiles(model, tokenizer, ids, configs, result_dir(s) / "profiles")
         rows.extend(
             config_row(c, arch, n, dtype_bytes, {**common, "prompt_source": prompt_source}) for c in configs
         )
         cleanup(device)
+        if n != s.lengths[-1]:  # partial results after every length (a long run can be inspected early)
+            partial = [dict(r) for r in rows]
+            add_ratios(partial)
+            write_all(
+                partial,
+                {**_meta(s, model, device, arch, prompt_source, partial), "partial": True},
+                result_dir(s),
+            )
     add_ratios(rows)
-    meta = {
+    meta = {**_meta(s, model, device, arch, prompt_source, rows), "elapsed_s": round(time.time() - start, 1)}
+    out = result_dir(s)
+    write_all(rows, meta, out)
+    return rows, out
+
+
+def _meta(
+    s: BenchSettings, model: Any, device: torch.device, arch: ArchSpec, prompt_source: str, rows: list
+) -> dict:
+    """Run metadata: versions, device, commit, model shapes, settings, method configs."""
+    return {
         "model": s.model,
         "weights": s.weights,
         **run_metadata(device, REPO),
@@ -65,9 +127,5 @@ def run(s: BenchSettings) -> tuple[list[dict[str, Any]], Path]:
         "settings": s.to_dict(),
         "prompt_source": prompt_source,
         "weights_bytes": sum(p.numel() * p.element_size() for p in model.parameters()),
-        "method_configs": sorted({(r["method"], str(r.get("kv_budget"))) for r in rows}),
-        "elapsed_s": round(time.time() - start, 1),
+        "method_configs": {f"{r['method']}@{r.get('kv_budget')}": r.get("_method_config") for r in rows},
     }
-    out = result_dir(s)
-    write_all(rows, meta, out)
-    return rows, out

@@ -125,3 +125,15 @@ def method_prefill_flops(
 def ideal_ttft_ratio(a: ArchSpec, method: str, n: int, **kwargs: Any) -> float:
     """Ideal TTFT ratio to FullKV: the method's prefill FLOPs over FullKV's at the same length."""
     return method_prefill_flops(a, method, n, **kwargs) / method_prefill_flops(a, "fullkv", n)
+
+
+def expected_layer_calls(
+    a: ArchSpec, method: str, selection_layer: int | None, filter_layer: int | None
+) -> int:
+    """Decoder-layer calls of a prefill: L for one-pass methods; pass 1 (layer+1) + L for two-pass ones."""
+    if method == "gemfilter" and filter_layer is not None:
+        return filter_layer + 1 + a.num_layers
+    if method == "asl_2pass":
+        layer = a.num_layers - 1 if selection_layer is None else selection_layer
+        return layer + 1 + a.num_layers
+    return a.num_layers

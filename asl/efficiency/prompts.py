@@ -38,10 +38,10 @@ def _encode(tokenizer: Any, text: str) -> list[int]:
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
-def _template_parts(tokenizer: Any) -> tuple[str, str]:
+def _template_parts(tokenizer: Any, chat: bool) -> tuple[str, str]:
     """Text before and after the user content in the tokenizer's chat template (plain if none)."""
     marker = "\u2063CONTENT\u2063"
-    if getattr(tokenizer, "chat_template", None):
+    if chat and getattr(tokenizer, "chat_template", None):
         text = tokenizer.apply_chat_template(
             [{"role": "user", "content": marker}], tokenize=False, add_generation_prompt=True
         )
@@ -52,13 +52,14 @@ def _template_parts(tokenizer: Any) -> tuple[str, str]:
     return bos, "\n"
 
 
-def niah_prompt_ids(tokenizer: Any, length: int, seed: int = 0, num_needles: int = 4) -> list[int]:
-    """An exactly ``length``-token needle-in-a-haystack prompt (chat template included when present)."""
+def niah_prompt_ids(tokenizer: Any, length: int, seed: int = 0, chat: bool = True) -> list[int]:
+    """An exactly ``length``-token needle-in-a-haystack prompt (chat template included when asked/present)."""
     rng = random.Random(seed)
+    num_needles = 4 if length >= 512 else 1
     keys = rng.sample(KEYS, num_needles)
     values = [rng.randrange(1_000_000, 9_999_999) for _ in keys]
     asked = rng.randrange(num_needles)
-    before, after = _template_parts(tokenizer)
+    before, after = _template_parts(tokenizer, chat)
     question = (
         f"\nWhat is the special magic number for {keys[asked]} mentioned in the provided text?"
         f"{after}The special magic number for {keys[asked]} mentioned in the provided text is"
@@ -70,7 +71,11 @@ def niah_prompt_ids(tokenizer: Any, length: int, seed: int = 0, num_needles: int
         for k, v in zip(keys, values, strict=True)
     ]
     room = length - len(head) - len(tail) - sum(len(n) for n in needles)
-    if room < 8:
+    if room < 8:  # very short prompts (tests): filler and the needle alone, without the instruction
+        head = _encode(tokenizer, before) if before else []
+        tail = tail[-min(len(tail), length // 4) :]
+        room = length - len(head) - len(tail) - sum(len(n) for n in needles)
+    if room < 1:
         raise ValueError(f"prompt length {length} is too short for the needle task")
     hay: list[int] = []
     while len(hay) < room:
@@ -107,6 +112,6 @@ def build_prompt_ids(
     if tokenizer is not None:
         return niah_prompt_ids(tokenizer, length, seed), "niah_model_tokenizer"
     if fallback_tokenizer is not None:
-        ids = niah_prompt_ids(fallback_tokenizer, length, seed)
+        ids = niah_prompt_ids(fallback_tokenizer, length, seed, chat=False)
         return [i % vocab_size for i in ids], "niah_embedded_tokenizer_mod_vocab"
     return random_prompt_ids(vocab_size, length, seed), "random_ids(no tokenizer)"

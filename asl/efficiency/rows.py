@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
-from asl.efficiency.flops import ArchSpec, ideal_ttft_ratio, method_prefill_flops
+from asl.efficiency.flops import ArchSpec, expected_layer_calls, ideal_ttft_ratio, method_prefill_flops
 from asl.efficiency.kvcheck import check_kv
 from asl.efficiency.measure import summarize
+from asl.efficiency.paper import paper_ratios
 from asl.efficiency.runner import RunConfig, selection_layer_of
 
 NAN = float("nan")
@@ -66,6 +66,7 @@ def config_row(cfg: RunConfig, arch: ArchSpec, n: int, dtype_bytes: int, common:
         "tpot_s": tpot["median"],
         "tpot_ci95_lo_s": tpot["ci_lo"],
         "tpot_ci95_hi_s": tpot["ci_hi"],
+        "load_avg_1m_max": max((r["load_avg_1m"] for r in runs), default=NAN),
         "wall_s": _median([r["wall_s"] for r in runs]),
         "new_tokens": "|".join(str(x) for x in sorted(new_tokens)),
         "peak_memory_bytes": _median([r["peak_memory_bytes"] for r in runs]),
@@ -78,14 +79,26 @@ def config_row(cfg: RunConfig, arch: ArchSpec, n: int, dtype_bytes: int, common:
         },
         "engine_peak_reserved_bytes": _median([r["engine_peak_reserved_bytes"] for r in runs]),
         "layers_run": runs[-1]["layers_run"],
+        "layers_expected": expected_layer_calls(arch, cost_method, one_shot, filter_layer),
         "kv_cache_bytes": runs[-1]["kv_cache_bytes"],
         **kv,
         "kv_bytes_stable": kv_stable,
         "ideal_flops": method_prefill_flops(arch, cost_method, n, **cost_kwargs),
         "ideal_ttft_ratio": ideal_ttft_ratio(arch, cost_method, n, **cost_kwargs),
         "repeats": ttft["n"],
+        **paper_ratios(cfg.label, n, k if cfg.method_name != "fullkv" else None),
+        **_rho_summary(runs[-1].get("rel_variance") or {}),
         "note": cfg.note,
+        "_method_config": resolved,
     }
+
+
+def _rho_summary(trace: Mapping[int, float]) -> dict[str, Any]:
+    """Smallest relative rank variance of ASL's rule and its layer (explains a rule that never fired)."""
+    if not trace:
+        return {"rho_min": None, "rho_min_layer": None}
+    layer = min(trace, key=lambda k: trace[k])
+    return {"rho_min": trace[layer], "rho_min_layer": layer}
 
 
 def add_ratios(rows: list[dict]) -> None:
@@ -101,12 +114,25 @@ def add_ratios(rows: list[dict]) -> None:
         )
         r["measured_over_ideal"] = r["ttft_ratio_vs_fullkv"] / r["ideal_ttft_ratio"]
         r["monitor_overhead"] = NAN
-    for r in rows:
-        if not r["method"].startswith("fastkv_forced["):
-            continue
-        target = r["method"][len("fastkv_forced[") : -1]
-        for a in rows:
-            same = a["context_length"] == r["context_length"] and a["kv_budget"] == r["kv_budget"]
-            if same and a["method"] == target and not math.isnan(a["ttft_s"]):
-                a["monitor_overhead"] = a["ttft_s"] / r["ttft_s"]
-                a["monitor_reference_layer"] = r["selection_layer"]
+    for a in rows:
+        if a["method"] in ("asl", "asl_fullbefore"):
+            _monitor_overhead(a, rows)
+
+
+def _monitor_overhead(a: dict, rows: list[dict]) -> None:
+    """ASL TTFT over its no-monitoring twin: FastKV forced to ASL's layer; if the rule never fired,
+    SnapKV (kv_before snapkv) or FullKV (kv_before full), which then do the same layer work."""
+
+    def find(method: str, budget: Any) -> dict | None:
+        same = [r for r in rows if r["context_length"] == a["context_length"] and r["method"] == method]
+        return next((r for r in same if r["kv_budget"] == budget), None)
+
+    ref = find(f"fastkv_forced[{a['method']}]", a["kv_budget"])
+    name = "fastkv_forced"
+    if ref is None and a["selection_layer"] is None:
+        name = "fullkv" if a["kv_before"] == "full" else "snapkv"
+        ref = find(name, None if name == "fullkv" else a["kv_budget"])
+        name += " (rule never fired)"
+    if ref is not None and ref["ttft_s"] > 0:
+        a["monitor_overhead"] = a["ttft_s"] / ref["ttft_s"]
+        a["monitor_reference"] = f"{name}@layer {ref['selection_layer']}" if "forced" in name else name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,10 +70,12 @@ def one_run(model: Any, tokenizer: Any, ids: list[int], cfg: RunConfig, steps: i
     from asl import generate
 
     reset_peak(device)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     with WallTimer(device) as timer:
         res = generate(model, tokenizer, ids, cfg.method, max_new_tokens=steps, ignore_eos=True)
     rec = {
         "ttft_s": res.ttft_s,
+        "load_avg_1m": load,
         "tpot_s": res.tpot_s,
         "wall_s": timer.seconds,
         "new_tokens": len(res.token_ids),
@@ -81,6 +84,7 @@ def one_run(model: Any, tokenizer: Any, ids: list[int], cfg: RunConfig, steps: i
         "kv_cache_bytes": res.kv_cache_bytes,
         "kv_lengths": list(res.kv_lengths),
         "selection_layer": res.selection_layer,
+        "rel_variance": {int(k): float(v) for k, v in (res.rel_variance or {}).items()},
         "method_config": dict(res.method_config),
         "layers_run": getattr(res, "layers_run", None),
         "engine_peak_reserved_bytes": getattr(res, "peak_memory_reserved_bytes", None),

@@ -40,6 +40,8 @@ class BenchSettings:
     dtype: str | None = None
     out_dir: str | None = None
     profile: str = ""
+    threads: int | None = None  # torch.set_num_threads (CPU); None keeps torch's default
+    profile_ops: bool = False  # torch.profiler tables + per-layer times at the longest length
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (for run metadata)."""

@@ -155,35 +155,14 @@ def generate(
 ) -> list[Example]:
     """vt / cwe / fwe samples sized to ``context_length`` with the model's tokenizer."""
     rngs = [sample_rng("ruler", task, context_length, seed, i) for i in range(num_samples)]
+    # (builders, sizing step in units, extra meta, first unit count) per task, as in RULER's generators
     if task == "vt":
         icl_noises = 5 if context_length < 4096 else 15
-        builders = [_vt_builder(r, hops, icl_noises) for r in rngs]
-        return sized_examples(
-            task,
-            builders,
-            tokenizer,
-            context_length,
-            seed,
-            profile,
-            25,
-            TOKENS_TO_GENERATE["vt"],
-            "string_match_all",
-            {"hops": hops},
-        )
-    if task == "cwe":
-        builders = [_cwe_builder(r, context_length) for r in rngs]
-        return sized_examples(
-            task,
-            builders,
-            tokenizer,
-            context_length,
-            seed,
-            profile,
-            50,
-            TOKENS_TO_GENERATE["cwe"],
-            "string_match_all",
-        )
-    builders = [_fwe_builder(r, context_length) for r in rngs]
+        builders, step, extra, start = [_vt_builder(r, hops, icl_noises) for r in rngs], 25, {"hops": hops}, 1
+    elif task == "cwe":
+        builders, step, extra, start = [_cwe_builder(r, context_length) for r in rngs], 50, None, 1
+    else:
+        builders, step, extra, start = [_fwe_builder(r, context_length) for r in rngs], 100, None, 50
     return sized_examples(
         task,
         builders,
@@ -191,8 +170,9 @@ def generate(
         context_length,
         seed,
         profile,
-        100,
-        TOKENS_TO_GENERATE["fwe"],
+        step,
+        TOKENS_TO_GENERATE[task],
         "string_match_all",
-        start=50,
+        extra,
+        start=start,
     )
