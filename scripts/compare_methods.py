@@ -1,7 +1,7 @@
 """Side-by-side run of every method on a few generated prompts (answers, selection layer, ratios to FullKV).
 
     python scripts/compare_methods.py --model smollm2_135m --context 4096 --budget 256 \
-        --tasks passkey kv_retrieval_short
+        --tasks infinitebench/passkey ruler/niah_multikey_2
 
 Timings are ratios to FullKV measured in the same process, one method after the other on the same prompt
 (one warm-up per prompt, then ``--repeats`` timed runs per method; medians). The dedicated efficiency
@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 
 from asl import build_method, generate, load_model
-from eval.infinitebench import synthetic
 from eval.prompts import build_prompt_ids
 from eval.scoring import score
+from eval.suite import load_examples
 
 METHODS = [
     "fullkv",
@@ -33,21 +33,30 @@ METHODS = [
 ]
 
 
-def run_task(model, tokenizer, task: str, context: int, budget: int, seed: int, repeats: int) -> list[dict]:
-    example = synthetic.generate(task, tokenizer, context, 1, seed, "chat")[0]
-    ids, _ = build_prompt_ids(example, tokenizer, "chat", context - example.max_new_tokens)
+def run_task(
+    model, tokenizer, task: str, context: int, budget: int, seed: int, repeats: int, cap: int
+) -> list[dict]:
+    suite = {
+        "family": "mixed",
+        "tasks": [task],
+        "context_length": context,
+        "num_samples": 1,
+        "profile": "chat",
+    }
+    example = load_examples(suite, tokenizer, seed)[0]
+    ids, _ = build_prompt_ids(example, tokenizer, "chat", example.meta.get("max_prompt_tokens"))
     rows = []
     generate(model, tokenizer, ids, build_method("fullkv"), max_new_tokens=2)  # warm-up
     for name in METHODS:
         method = build_method(name) if name == "fullkv" else build_method(name, kv_budget=budget)
         runs = [
-            generate(model, tokenizer, ids, method, max_new_tokens=example.max_new_tokens)
+            generate(model, tokenizer, ids, method, max_new_tokens=min(cap, example.max_new_tokens))
             for _ in range(repeats)
         ]
         first = runs[0]
         rows.append(
             {
-                "task": task,
+                "task": task.split("/")[-1],
                 "method": name,
                 "prompt_tokens": first.prompt_tokens,
                 "answer": first.text.strip().replace("\n", " ")[:60],
@@ -84,9 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="smollm2_135m")
     parser.add_argument("--context", type=int, default=4096)
     parser.add_argument("--budget", type=int, default=256)
-    parser.add_argument("--tasks", nargs="+", default=["passkey", "kv_retrieval_short"])
+    parser.add_argument("--tasks", nargs="+", default=["infinitebench/passkey", "ruler/niah_multikey_2"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--max-new-tokens", type=int, default=32, help="cap on the task's generation budget")
     parser.add_argument("--out", default="results/compare")
     args = parser.parse_args(argv)
     try:
@@ -94,7 +104,16 @@ def main(argv: list[str] | None = None) -> int:
         rows = [
             r
             for task in args.tasks
-            for r in run_task(model, tokenizer, task, args.context, args.budget, args.seed, args.repeats)
+            for r in run_task(
+                model,
+                tokenizer,
+                task,
+                args.context,
+                args.budget,
+                args.seed,
+                args.repeats,
+                args.max_new_tokens,
+            )
         ]
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

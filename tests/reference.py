@@ -99,3 +99,33 @@ def random_prompt(length: int, vocab: int, seed: int) -> torch.Tensor:
     """[1, length] token ids from a seeded generator (not all-ones)."""
     generator = torch.Generator().manual_seed(seed)
     return torch.randint(3, vocab, (1, length), generator=generator)
+
+
+@torch.inference_mode()
+def masked_decode_greedy(model, prompt: torch.Tensor, steps: int, keep_per_layer: list[torch.Tensor]) -> list[int]:
+    """Greedy tokens without a cache where generated tokens see, at layer l and KV head g, only the prompt
+    positions ``keep_per_layer[l][g]`` (plus every generated token); prompt tokens attend causally as usual.
+    This is what per-KV-head cache compression after prefill means."""
+    base = model.model
+    prompt_len = prompt.shape[1]
+    num_q = model.config.num_attention_heads
+    group = num_q // model.config.num_key_value_heads
+    ids, tokens = prompt.clone(), []
+    for _ in range(steps):
+        hidden = base.embed_tokens(ids)
+        total = ids.shape[1]
+        positions = torch.arange(total)[None]
+        rope = base.rotary_emb(hidden, positions)
+        with eager(model):
+            for index, layer in enumerate(base.layers):
+                mask = causal_mask(total, hidden.dtype).expand(1, num_q, total, total).clone()
+                for head in range(num_q):
+                    dropped = torch.ones(prompt_len, dtype=torch.bool)
+                    dropped[keep_per_layer[index][head // group]] = False
+                    mask[0, head, prompt_len:, :prompt_len][:, dropped] = torch.finfo(hidden.dtype).min
+                out = layer(hidden, attention_mask=mask, position_ids=positions, position_embeddings=rope)
+                hidden = out[0] if isinstance(out, tuple) else out
+        token = int(torch.argmax(model.lm_head(base.norm(hidden[:, -1:]))[0, -1]))
+        tokens.append(token)
+        ids = torch.cat([ids, torch.tensor([[token]])], dim=1)
+    return tokens

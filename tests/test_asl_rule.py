@@ -82,3 +82,13 @@ def test_relative_variance_edge_cases():
     assert relative_variance(2.0, 4.0) == 0.5
     assert relative_variance(0.0, 0.0) == 1.0
     assert relative_variance(1.0, 0.0) == float("inf")
+
+
+def test_forced_layer_keeps_monitoring_and_ignores_tau():
+    n = 12
+    layers = [shuffled(n, s) for s in range(4)] + [list(range(n, 0, -1))] * 6
+    selector = AdaptiveLayerSelector(tau=0.3, l_min=3, l_obs=2, num_keep=6, window=2, force_layer=7)
+    feed(selector, layers)  # unforced, the rule fires at layer 5 (test_selects_when_ranks_stabilise)
+    assert selector.selected_layer == 7
+    assert sorted(selector.trace) == [3, 4, 5, 6, 7]  # the monitoring still ran up to the forced layer
+    assert selector.trace[5] == 0.0

@@ -6,7 +6,14 @@ import torch
 
 from asl import build_method, generate
 from asl.engine import trace_prefill
-from tests.reference import attention_probs, naive_keep, naive_kv_scores, prompt_keys, random_prompt
+from tests.reference import (
+    attention_probs,
+    masked_decode_greedy,
+    naive_keep,
+    naive_kv_scores,
+    prompt_keys,
+    random_prompt,
+)
 
 BUDGET, WINDOW, KERNEL = 48, 8, 7
 
@@ -54,3 +61,18 @@ def test_snapkv_prefill_logits_equal_fullkv(tiny_model):
     full = trace_prefill(tiny_model, prompt, build_method("fullkv"))
     snap = trace_prefill(tiny_model, prompt, build_method("snapkv", kv_budget=BUDGET, window=WINDOW))
     torch.testing.assert_close(snap.logits, full.logits)
+
+
+def test_snapkv_decoding_equals_masked_reference(tiny_model):
+    """Decoding over the compressed cache equals a no-cache run where generated tokens are masked from the
+    dropped prompt entries (per layer and KV head), at positions N + t."""
+    prompt = random_prompt(150, tiny_model.config.vocab_size, seed=12)
+    probs = attention_probs(tiny_model, prompt)
+    num_kv = tiny_model.config.num_key_value_heads
+    keeps = []
+    for layer_probs in probs:
+        scores = naive_kv_scores(layer_probs, WINDOW, KERNEL, num_kv)
+        keeps.append(torch.stack([naive_keep(scores[g], BUDGET, WINDOW) for g in range(num_kv)]))
+    method = build_method("snapkv", kv_budget=BUDGET, window=WINDOW, pool_kernel=KERNEL)
+    result = generate(tiny_model, None, prompt[0], method, max_new_tokens=6, ignore_eos=True)
+    assert result.token_ids == masked_decode_greedy(tiny_model, prompt, 6, keeps)

@@ -56,8 +56,10 @@ class ASL2Pass(WindowedMethod):
     tau: float = 0.3
     l_min: int | None = None
     l_obs: int = 8
+    force_layer: int | None = None
     max_new_tokens_cap: int | None = None
     layer_keys = ("l_min",)
+    optional_layer_keys = ("force_layer",)
 
     def validate(self, num_layers: int | None = None) -> None:
         super().validate(num_layers)
@@ -68,5 +70,7 @@ class ASL2Pass(WindowedMethod):
         )
 
     def new_session(self, num_layers: int, prompt_len: int) -> Session:
-        selector = AdaptiveLayerSelector(self.tau, self.l_min, self.l_obs, self.kv_budget, self.window)
+        selector = AdaptiveLayerSelector(
+            self.tau, self.l_min, self.l_obs, self.kv_budget, self.window, self.force_layer
+        )
         return TwoPassASLSession(num_layers, prompt_len, self.window, self.pool_kernel, selector)

@@ -36,7 +36,9 @@ class AdaptiveLayerSelector:
     the last ``l_obs`` layers (clipped at layer 0 [decision]). At every layer ``l >= l_min`` the mean
     per-token rank variance over the union of the per-layer top-m sets is divided by its value at
     ``l_min``; the first layer where it falls below ``tau`` is selected, keeping that layer's top-m
-    tokens plus the window. ``force_layer`` selects at a given layer instead (ablations, tests).
+    tokens plus the window. ``force_layer`` selects at a given layer instead of by the threshold
+    (ablations, efficiency runs on random weights); the monitoring still runs up to that layer, so a
+    forced run costs what a real selection at that layer costs.
     """
 
     def __init__(
@@ -44,7 +46,9 @@ class AdaptiveLayerSelector:
     ):
         self.tau, self.l_min, self.l_obs = tau, l_min, l_obs
         self.num_keep, self.window, self.force_layer = num_keep, window, force_layer
-        self.first_observed = max(0, l_min - l_obs + 1) if force_layer is None else force_layer
+        self.first_observed = max(0, l_min - l_obs + 1)
+        if force_layer is not None:
+            self.first_observed = min(self.first_observed, force_layer)
         self.history: deque[torch.Tensor] = deque(maxlen=l_obs)
         self.reference_variance: float | None = None
         self.trace: dict[int, float] = {}
@@ -58,20 +62,17 @@ class AdaptiveLayerSelector:
     def observe(self, layer: int, scores: LayerScores) -> None:
         ranks = descending_ranks(scores.token_scores)
         self.last_ranks = ranks
-        if self.force_layer is not None:
-            if layer == self.force_layer:
-                self._select(layer, ranks)
-            return
         self.history.append(ranks)
-        if layer < self.l_min:
-            return
-        m = min(self.num_keep - self.window, ranks.shape[0])
-        variance = relative_rank_variance_numerator(torch.stack(tuple(self.history)), m)
-        if self.reference_variance is None:
-            self.reference_variance = variance
-        relative = relative_variance(variance, self.reference_variance)
-        self.trace[layer] = relative
-        if relative < self.tau:
+        fired = False
+        if layer >= self.l_min:
+            m = min(self.num_keep - self.window, ranks.shape[0])
+            variance = relative_rank_variance_numerator(torch.stack(tuple(self.history)), m)
+            if self.reference_variance is None:
+                self.reference_variance = variance
+            relative = relative_variance(variance, self.reference_variance)
+            self.trace[layer] = relative
+            fired = relative < self.tau
+        if (self.force_layer is None and fired) or layer == self.force_layer:
             self._select(layer, ranks)
 
     def select_fallback(self, layer: int) -> None:
