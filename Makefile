@@ -9,8 +9,13 @@ TORCH_CPU_VERSION ?= 2.13.0
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 MODEL ?= smollm2_135m
 STAMP := $(VENV)/.asl-bench-installed
+# CPU-sized suites for the embedded model (a Hydra experiment cannot switch the benchmark per model).
+EMBEDDED_MODELS := smollm2_135m tiny_llama tiny_qwen2
+embedded = $(filter $(MODEL),$(EMBEDDED_MODELS))
+RULER_BENCH = $(if $(embedded),benchmark=ruler_embedded,)
+NIAH_BENCH = $(if $(embedded),benchmark=niah_embedded,)
 
-.PHONY: help setup test lint clean reproduce-table2 sweep-tau sweep-budget plots bench-efficiency
+.PHONY: help setup test lint clean reproduce-table2 sweep-tau sweep-budget ruler niah plots bench-efficiency
 
 help:
 	@echo "setup             create $(VENV), install the project and the embedded model (idempotent)"
@@ -18,6 +23,7 @@ help:
 	@echo "reproduce-table2  InfiniteBench Table 2 on MODEL=$(MODEL)"
 	@echo "sweep-tau         Hydra multirun over method.tau"
 	@echo "sweep-budget      Hydra multirun over method.kv_budget"
+	@echo "ruler / niah      RULER and NIAH experiments on MODEL"
 	@echo "plots             paper figures from results/"
 	@echo "bench-efficiency  TTFT/TPOT/memory benchmark"
 	@echo "lint              ruff"
@@ -52,10 +58,16 @@ reproduce-table2: setup
 	HF_HUB_OFFLINE=1 $(PY) scripts/reproduce_table2.py model=$(MODEL)
 
 sweep-tau: setup
-	HF_HUB_OFFLINE=1 $(PY) scripts/run.py -m experiment=tau_sweep model=$(MODEL)
+	HF_HUB_OFFLINE=1 $(PY) scripts/run.py -m experiment=tau_sweep model=$(MODEL) $(RULER_BENCH)
 
 sweep-budget: setup
-	HF_HUB_OFFLINE=1 $(PY) scripts/run.py -m experiment=budget_sweep model=$(MODEL)
+	HF_HUB_OFFLINE=1 $(PY) scripts/run.py -m experiment=budget_sweep model=$(MODEL) $(RULER_BENCH)
+
+ruler: setup
+	HF_HUB_OFFLINE=1 $(PY) scripts/run.py -m experiment=ruler model=$(MODEL) $(RULER_BENCH)
+
+niah: setup
+	HF_HUB_OFFLINE=1 $(PY) scripts/run.py -m experiment=niah model=$(MODEL) $(NIAH_BENCH)
 
 plots: setup
 	$(PY) scripts/plot.py results_dir=results

@@ -1,0 +1,51 @@
+"""Every experiment composes for the embedded and the paper models, with its defaults in YAML once."""
+
+from __future__ import annotations
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from asl.harness.cli import CONFIG_DIR
+from asl.methods import method_names
+
+EXPERIMENTS = ["table2", "table2_embedded", "ruler", "niah", "tau_sweep", "budget_sweep"]
+
+
+def compose_cfg(*overrides: str):
+    with initialize_config_dir(str(CONFIG_DIR), version_base=None):
+        return compose("config", overrides=list(overrides), return_hydra_config=True)
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+@pytest.mark.parametrize("model", ["smollm2_135m", "llama31_8b_ul", "qwen25_7b"])
+def test_experiment_composes(experiment, model):
+    cfg = compose_cfg(f"experiment={experiment}", f"model={model}")
+    assert cfg.model.name == model
+    params = cfg.hydra.sweeper.params or {}
+    for name in str(params.get("method", cfg.method.name)).split(","):
+        assert name in method_names()
+
+
+def test_tau_sweep_grid_and_embedded_suite():
+    cfg = compose_cfg("experiment=tau_sweep", "model=smollm2_135m", "benchmark=ruler_embedded")
+    assert cfg.hydra.sweeper.params["method.tau"] == "0.1,0.2,0.3,0.4,0.5,0.6"
+    assert cfg.hydra.sweeper.params["method"] == "asl,asl_fullbefore"
+    assert cfg.benchmark.name == "ruler_embedded" and cfg.method_overrides.kv_budget == 256
+    paper = compose_cfg("experiment=tau_sweep", "model=llama31_8b_ul")
+    assert paper.benchmark.name == "ruler" and paper.benchmark.context_length == 131072
+
+
+def test_table2_lists_all_methods_including_full_before():
+    cfg = compose_cfg("experiment=table2", "model=llama31_8b_ul")
+    methods = set(cfg.hydra.sweeper.params["method"].split(","))
+    assert methods == set(method_names())
+    assert cfg.benchmark.name == "infinitebench_paper"
+
+
+@pytest.mark.parametrize("name", method_names())
+def test_method_yaml_matches_build_method(name):
+    from asl import build_method
+
+    cfg = compose_cfg(f"method={name}")
+    params = {k: v for k, v in cfg.method.items() if k != "name"}
+    assert build_method(name, **params).to_dict() == build_method(name).to_dict()
