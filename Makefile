@@ -8,6 +8,8 @@ PIP := $(VENV)/bin/pip
 TORCH_CPU_VERSION ?= 2.13.0
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 MODEL ?= smollm2_135m
+# extra Hydra overrides for the run targets, e.g. ARGS=benchmark.data_dir=/data/InfiniteBench
+ARGS ?=
 STAMP := $(VENV)/.asl-bench-installed
 # CPU-sized suites for the embedded model (a Hydra experiment cannot switch the benchmark per model).
 EMBEDDED_MODELS := smollm2_135m tiny_llama tiny_qwen2
@@ -55,19 +57,19 @@ lint: setup
 	$(VENV)/bin/ruff format --check asl baselines eval scripts tests
 
 reproduce-table2: setup
-	HF_HUB_OFFLINE=1 $(PY) scripts/reproduce_table2.py model=$(MODEL)
+	HF_HUB_OFFLINE=1 $(PY) scripts/reproduce_table2.py model=$(MODEL) $(ARGS)
 
 sweep-tau: setup
-	HF_HUB_OFFLINE=1 $(PY) scripts/run.py -m experiment=tau_sweep model=$(MODEL) $(RULER_BENCH)
+	HF_HUB_OFFLINE=1 $(PY) scripts/run.py -m experiment=tau_sweep model=$(MODEL) $(RULER_BENCH) $(ARGS)
 
 sweep-budget: setup
-	HF_HUB_OFFLINE=1 $(PY) scripts/run.py -m experiment=budget_sweep model=$(MODEL) $(RULER_BENCH)
+	HF_HUB_OFFLINE=1 $(PY) scripts/run.py -m experiment=budget_sweep model=$(MODEL) $(RULER_BENCH) $(ARGS)
 
 ruler: setup
-	HF_HUB_OFFLINE=1 $(PY) scripts/run.py -m experiment=ruler model=$(MODEL) $(RULER_BENCH)
+	HF_HUB_OFFLINE=1 $(PY) scripts/run.py -m experiment=ruler model=$(MODEL) $(RULER_BENCH) $(ARGS)
 
 niah: setup
-	HF_HUB_OFFLINE=1 $(PY) scripts/run.py -m experiment=niah model=$(MODEL) $(NIAH_BENCH)
+	HF_HUB_OFFLINE=1 $(PY) scripts/run.py -m experiment=niah model=$(MODEL) $(NIAH_BENCH) $(ARGS)
 
 plots: setup
 	$(PY) scripts/plot.py results_dir=results
