@@ -15,6 +15,13 @@ from asl.plotting.style import PAGE_W, TOKENS_FORMATTER, method_color, method_st
 
 log = logging.getLogger("asl.plotting")
 
+
+class PlainLogFormatter(LogFormatter):
+    """Log-axis tick labels as plain decimals (0.2, 0.6, 40) instead of scientific notation."""
+
+    def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
+        return f"{x:g}"
+
 # (column in efficiency.csv, scale to display unit, panel title, unit, provided ratio column)
 METRICS = (
     ("ttft_s", 1.0, "TTFT", "s", "ttft_ratio_vs_fullkv"),
@@ -84,9 +91,9 @@ def plot_efficiency(eff: pd.DataFrame, model: str, out_dir: Path) -> list[Path]:
             ("minor", axes[0][j].yaxis.set_minor_formatter),
         ):
             axis_fmt(
-                LogFormatter(labelOnlyBase=False, minor_thresholds=(1.2, 0.6))
+                PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(1.2, 0.6))
                 if which == "minor"
-                else LogFormatter()
+                else PlainLogFormatter()
             )
         axes[0][j].set_title(f"{title} ({unit})")
         axes[1][j].axhline(1.0, color=method_color("fullkv"), linestyle=":", linewidth=0.9)
