@@ -102,7 +102,9 @@ def random_prompt(length: int, vocab: int, seed: int) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def masked_decode_greedy(model, prompt: torch.Tensor, steps: int, keep_per_layer: list[torch.Tensor]) -> list[int]:
+def masked_decode_greedy(
+    model, prompt: torch.Tensor, steps: int, keep_per_layer: list[torch.Tensor]
+) -> list[int]:
     """Greedy tokens without a cache where generated tokens see, at layer l and KV head g, only the prompt
     positions ``keep_per_layer[l][g]`` (plus every generated token); prompt tokens attend causally as usual.
     This is what per-KV-head cache compression after prefill means."""

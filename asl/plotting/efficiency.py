@@ -22,6 +22,7 @@ class PlainLogFormatter(LogFormatter):
     def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
         return f"{x:g}"
 
+
 # (column in efficiency.csv, scale to display unit, panel title, unit, provided ratio column)
 METRICS = (
     ("ttft_s", 1.0, "TTFT", "s", "ttft_ratio_vs_fullkv"),
