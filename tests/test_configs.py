@@ -31,8 +31,12 @@ def test_tau_sweep_grid_and_embedded_suite():
     assert cfg.hydra.sweeper.params["method.tau"] == "0.1,0.2,0.3,0.4,0.5,0.6"
     assert cfg.hydra.sweeper.params["method"] == "asl,asl_fullbefore"
     assert cfg.benchmark.name == "ruler_embedded" and cfg.method_overrides.kv_budget == 256
+    assert cfg.benchmark.context_length <= cfg.model.max_context  # CPU-sized, not the paper's 128k
     paper = compose_cfg("experiment=tau_sweep", "model=llama31_8b_ul")
     assert paper.benchmark.name == "ruler" and paper.benchmark.context_length == 131072
+    budget = compose_cfg("experiment=budget_sweep", "model=smollm2_135m", "benchmark=ruler_embedded")
+    assert budget.benchmark.context_length <= budget.model.max_context
+    assert compose_cfg("experiment=budget_sweep", "model=qwen25_7b").benchmark.context_length == 131072
 
 
 def test_table2_lists_all_methods_including_full_before():
