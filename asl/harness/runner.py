@@ -92,7 +92,7 @@ class Run:
     def prepare(self) -> Path:
         """Validate config, method, model and data; return the run directory (not yet created)."""
         cfg = self.cfg
-        validate_run(cfg, self.method_cfg)
+        validate_run(cfg)
         be = self.backend
         num_layers = cfg.model.get("num_layers")
         try:
