@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import importlib.metadata
 import math
 import os
 import platform
@@ -109,11 +110,9 @@ def run_metadata(device: torch.device, repo: Path) -> dict[str, Any]:
         "git_commit": _run(["git", "rev-parse", "HEAD"], repo),
         "git_dirty": bool(_run(["git", "status", "--porcelain", "--untracked-files=no"], repo)),
     }
-    try:
-        import flash_attn  # noqa: F401
-
-        meta["flash_attn"] = flash_attn.__version__
-    except Exception:
+    try:  # the installed version only: flash-attn is never imported on this path
+        meta["flash_attn"] = importlib.metadata.version("flash-attn")
+    except importlib.metadata.PackageNotFoundError:
         meta["flash_attn"] = None
     if device.type == "cuda":
         meta["cuda"] = torch.version.cuda
