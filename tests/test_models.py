@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import time
+from pathlib import Path
 
 import pytest
 import torch
 
 from asl import build_method, generate, load_model
 from asl.models import get_model_spec, registry_names
+from asl.models.embedded import checkpoint_dir
 from asl.models.registry import method_layer_defaults, relative_depth_defaults
 
 
@@ -65,8 +66,11 @@ def test_embedded_model_architecture_and_answer(embedded):
 
 
 @pytest.mark.embedded
-def test_embedded_cached_load_is_fast(embedded):
-    start = time.perf_counter()
-    model, tokenizer = load_model("smollm2_135m")
-    assert time.perf_counter() - start < 60  # from the safetensors cache, not the GGUF
+def test_embedded_loads_from_the_safetensors_cache(embedded):
+    """Later loads read the dequantised checkpoint, not the GGUF (timings live in the closing note)."""
+    model, tokenizer = embedded
+    checkpoint = checkpoint_dir(get_model_spec("smollm2_135m"))
+    assert (checkpoint / "config.json").is_file() and any(checkpoint.glob("*.safetensors"))
+    assert Path(model.config._name_or_path) == checkpoint
+    assert getattr(model.config, "quantization_config", None) is None
     assert tokenizer.eos_token == "<|im_end|>"
