@@ -54,8 +54,8 @@ class OnePassSession(Session):
 
     def on_attention(self, layer, query, key, value, scaling):
         self._length = length = key.shape[2]
-        if length <= self.window:
-            return key, value
+        if length <= self.window or (self.compressor is None and self.selector is None):
+            return key, value  # FullKV, or nothing to score: no per-layer work
         scores = LayerScores(query, key, self.window, self.pool_kernel, scaling)
         if self.selector is not None and self.selector.wants_scores(layer):
             self.selector.observe(layer, scores)
