@@ -111,26 +111,12 @@ def _mark_layers(ax, facts: dict) -> None:
 
 def _marker_handles(facts: dict) -> list:
     out = []
-    if facts.get("tsp_layer") is not None:
-        out.append(
-            Line2D(
-                [],
-                [],
-                color=method_color("fastkv"),
-                ls="--",
-                label=f"FastKV TSP layer ({facts['tsp_layer']})",
-            )
-        )
-    if facts.get("filter_layer") is not None:
-        out.append(
-            Line2D(
-                [],
-                [],
-                color=method_color("gemfilter"),
-                ls=":",
-                label=f"GemFilter layer ({facts['filter_layer']})",
-            )
-        )
+    for key, method, style, label in (
+        ("tsp_layer", "fastkv", "--", "FastKV TSP layer"),
+        ("filter_layer", "gemfilter", ":", "GemFilter layer"),
+    ):
+        if facts.get(key) is not None:
+            out.append(Line2D([], [], color=method_color(method), ls=style, label=f"{label} ({facts[key]})"))
     if facts.get("l_min") is not None:
         out.append(Patch(color="#DDDDDD", label=rf"$\leq L_{{min}}$ ({facts['l_min']}): not selectable"))
     return out
