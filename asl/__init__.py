@@ -17,6 +17,7 @@ from importlib import import_module
 _EXPORTS = {
     "load_model": "asl.models.loading",
     "build_method": "asl.methods.registry",
+    "list_methods": "asl.methods.registry",
     "generate": "asl.engine.generate",
     "GenerationResult": "asl.engine.generate",
 }

@@ -1,8 +1,5 @@
-"""Baseline pruning methods: FullKV, SnapKV, GemFilter, FastKV."""
+"""Comparison methods, one file each (FullKV, SnapKV, GemFilter, FastKV, ...).
 
-from baselines.fastkv import FastKV
-from baselines.fullkv import FullKV
-from baselines.gemfilter import GemFilter
-from baselines.snapkv import SnapKV
-
-__all__ = ["FastKV", "FullKV", "GemFilter", "SnapKV"]
+Each module imports the framework in ``asl.methods`` and never the reverse. Methods are found through
+the ``_target_`` of their YAML in ``configs/method/``; this package imports none of its modules.
+"""

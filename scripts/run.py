@@ -2,7 +2,7 @@
 """Run benchmark x method x model configurations (Hydra app).
 
     python scripts/run.py model=smollm2_135m method=asl benchmark=infinitebench_embedded \
-        benchmark.tasks=[passkey] benchmark.num_samples=2 method.kv_budget=256 seed=0
+        'benchmark.tasks=[infinitebench/passkey]' benchmark.num_samples=2 method.kv_budget=256 seed=0
     python scripts/run.py -m experiment=table2_embedded            # all methods (basic launcher)
     python scripts/run.py -m experiment=tau_sweep hydra/launcher=submitit_slurm model=llama31_8b_ul
 
@@ -12,15 +12,13 @@ Each run writes results_dir/<model>/<benchmark>/<method>-<hash>/ and resumes it 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import hydra
+from omegaconf import DictConfig
 
-import hydra  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
-
-from asl.harness.cli import CONFIG_DIR, fail, precheck_or_exit  # noqa: E402
-from asl.harness.validation import one_line  # noqa: E402
+from asl.harness.cli import fail, precheck_or_exit
+from asl.harness.validation import one_line
+from asl.paths import CONFIG_DIR
 
 
 @hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base=None)
@@ -29,15 +27,12 @@ def main(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
 
     from asl.harness.config import cli_override_keys
-    from asl.harness.runner import run
+    from asl.harness.experiment import run
 
     cli_keys = cli_override_keys(HydraConfig.get().overrides.task)
     try:
         run_dir = run(cfg, cli_keys=cli_keys)
-    except (
-        ValueError,
-        OSError,
-    ) as exc:  # HarnessError, BenchmarkError, build_method's ValueError, missing files
+    except (ValueError, OSError) as exc:  # HarnessError, BenchmarkError, method errors, missing files
         fail(one_line(exc), "run.py")
     print(f"run dir: {run_dir}", flush=True)
 

@@ -7,7 +7,7 @@ import torch
 
 from asl.methods.base import LayerScores
 from asl.methods.selectors import AdaptiveLayerSelector, relative_variance
-from asl.scoring import descending_ranks, relative_rank_variance_numerator, select_by_ranks
+from asl.token_scoring import descending_ranks, relative_rank_variance_numerator, select_by_ranks
 
 
 class FixedScores(LayerScores):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hydra import compose, initialize_config_dir
 
-from asl.harness.cli import CONFIG_DIR
+from asl.paths import CONFIG_DIR
 from asl.methods import method_names
 
 EXPERIMENTS = ["table2", "table2_embedded", "ruler", "niah", "tau_sweep", "budget_sweep"]

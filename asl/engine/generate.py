@@ -12,11 +12,10 @@ from transformers import PreTrainedModel
 from asl.engine.attention import engine_attention_enabled, kernel_for
 from asl.engine.cache import PrunedKVCache
 from asl.engine.memory import PeakMemory
-from asl.engine.runner import decode_step, prefill
+from asl.engine.layer_loop import decode_step, prefill
 from asl.methods.base import PruningMethod
 from asl.methods.sessions import OnePassSession
 from asl.models.loading import stop_token_ids as model_stop_token_ids
-from asl.models.registry import method_layer_defaults
 
 
 @dataclass
@@ -43,10 +42,13 @@ class GenerationResult:
 
 
 def resolve_method(method: PruningMethod, model: PreTrainedModel) -> PruningMethod:
-    """Fill unset layer hyper-parameters from the model's defaults and validate against its depth."""
-    num_layers = model.config.num_hidden_layers
-    defaults = method_layer_defaults(getattr(model, "asl_spec", None), num_layers)
-    return method.resolved(defaults, num_layers)
+    """Fill unset model keys from the model's layer preset (else the method's policy); validate the depth.
+
+    A method the runner already resolved from the composed config comes back unchanged (only validated).
+    """
+    spec = getattr(model, "asl_spec", None)
+    preset = spec.layer_defaults() if spec is not None else {}
+    return method.resolved(preset, model.config.num_hidden_layers)
 
 
 def _sync(device: torch.device) -> None:
@@ -101,7 +103,7 @@ def generate(
         layers_run, position = out.layers_run, prompt_len
         if out.stop_keep is not None:  # two-pass: re-run the selected ids from scratch, fresh positions
             selected = input_ids[:, out.stop_keep.to(device)]
-            out = prefill(model, selected, OnePassSession(num_layers, selected.shape[1], 1, 1), cache, kernel)
+            out = prefill(model, selected, OnePassSession(num_layers, selected.shape[1]), cache, kernel)
             layers_run += out.layers_run
             position = selected.shape[1]
         token = int(torch.argmax(out.logits))
@@ -113,8 +115,7 @@ def generate(
             step_times.append(time.perf_counter() - step_start)
             tokens.append(token)
             position += 1
-        if hasattr(session, "finish"):
-            session.finish()
+        session.finish()
     text = tokenizer.decode(tokens, skip_special_tokens=True) if tokenizer is not None else ""
     return GenerationResult(
         text=text,

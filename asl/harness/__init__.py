@@ -1,5 +1,5 @@
-"""Experiment harness: run directories, resume, validation, W&B logging and tables.
+"""Experiment harness: compose, validate and execute runs, with resume, run metadata and W&B logging.
 
-``asl.harness.runner.run(cfg)`` executes one composed Hydra config (scripts/run.py);
-``asl.harness.tables.write_tables(dir)`` rebuilds the tables from run directories alone.
+``asl.harness.experiment.run(cfg)`` executes one composed Hydra config (``scripts/run.py``); results are
+written in the schema of :mod:`asl.results`.
 """

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from asl.models.registry import ModelSpec
 
 
 @dataclass
@@ -13,7 +17,6 @@ class Backend:
     """The engine and benchmark entry points the runner calls (replaceable by fakes in tests)."""
 
     load_model: Callable[..., tuple[Any, Any]]
-    build_method: Callable[..., Any]
     generate: Callable[..., Any]
     load_examples: Callable[..., list]
     build_prompt_ids: Callable[..., tuple[list[int], dict]]
@@ -23,21 +26,21 @@ class Backend:
 
 def default_backend() -> Backend:
     """The real engine (``asl``) and benchmark package (``eval``)."""
-    from asl import build_method, generate, load_model
+    from asl import generate, load_model
     from asl.models import stop_token_ids
     from eval.prompts import build_prompt_ids
     from eval.scoring import score
     from eval.suite import load_examples
 
-    return Backend(load_model, build_method, generate, load_examples, build_prompt_ids, score, stop_token_ids)
+    return Backend(load_model, generate, load_examples, build_prompt_ids, score, stop_token_ids)
 
 
 _MODEL_CACHE: dict[tuple, tuple[Any, Any]] = {}
 
 
-def load_cached(backend: Backend, name: str, device: Any, dtype: Any) -> tuple[Any, Any]:
+def load_cached(backend: Backend, spec: ModelSpec, device: Any, dtype: Any) -> tuple[Any, Any]:
     """Keep the last model loaded so the jobs of an in-process multirun share it."""
-    key = (id(backend.load_model), name, device, dtype)
+    key = (id(backend.load_model), json.dumps(dataclasses.asdict(spec), sort_keys=True), device, dtype)
     if key not in _MODEL_CACHE:
         _MODEL_CACHE.clear()
         gc.collect()
@@ -47,5 +50,5 @@ def load_cached(backend: Backend, name: str, device: Any, dtype: Any) -> tuple[A
             hf_logging.disable_progress_bar()
         except ImportError:
             pass
-        _MODEL_CACHE[key] = backend.load_model(name, device=device, dtype=dtype)
+        _MODEL_CACHE[key] = backend.load_model(spec, device=device, dtype=dtype)
     return _MODEL_CACHE[key]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import NoReturn
 
+from asl.config_groups import group_choices
 from asl.harness.validation import one_line
+from asl.paths import CONFIG_DIR
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 GROUPS = ("model", "method", "benchmark", "experiment", "logger")
 
 
@@ -16,11 +16,6 @@ def fail(message: str, prog: str = "run.py", code: int = 2) -> NoReturn:
     """Print ``prog: error: message`` on stderr (one line) and exit."""
     print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
     sys.exit(code)
-
-
-def group_choices(group: str) -> list[str]:
-    """Options of a config group (top-level YAML files only)."""
-    return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
 
 
 def _compose_error(exc: BaseException) -> str:
@@ -45,6 +40,7 @@ def precheck(argv: list[str]) -> str | None:
     """
     from hydra import compose, initialize_config_dir
     from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import Glob
 
     multirun = any(a in ("-m", "--multirun") for a in argv)
     args = [a for a in argv if not a.startswith("-")]
@@ -54,7 +50,7 @@ def precheck(argv: list[str]) -> str | None:
         return one_line(exc)
     searchpath = any(o.key_or_group == "hydra.searchpath" for o in overrides)
     for ov in overrides:
-        if ov.key_or_group not in GROUPS or ov.is_delete() or searchpath:
+        if ov.key_or_group not in GROUPS or ov.is_delete() or searchpath or isinstance(ov.value(), Glob):
             continue
         values = (
             list(ov.sweep_string_iterator()) if ov.is_sweep_override() else [ov.get_value_element_as_str()]

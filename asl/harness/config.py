@@ -10,9 +10,6 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-LAYER_KEYS = ("l_min", "tsp_layer", "filter_layer")
-
-
 def to_plain(node: Any) -> Any:
     """A resolved plain-Python copy of an OmegaConf node (or the value itself)."""
     if isinstance(node, DictConfig) or OmegaConf.is_config(node):
@@ -43,22 +40,12 @@ def effective_method(cfg: DictConfig, cli_keys: set[str] | None = None) -> dict[
     return method
 
 
-def method_kwargs(method: dict[str, Any]) -> dict[str, Any]:
-    """Keyword arguments for ``build_method(name, **kwargs)``: every key but ``name``."""
-    return {k: v for k, v in method.items() if k != "name"}
-
-
-def resolve_layers(method: dict[str, Any], layer_defaults: dict[str, int]) -> dict[str, Any]:
-    """Fill null layer keys with the model's defaults (used for the run identity only)."""
-    out = dict(method)
-    for key in LAYER_KEYS:
-        if key in out and out[key] is None and key in layer_defaults:
-            out[key] = layer_defaults[key]
-    return out
-
-
 def identity(cfg: DictConfig, method: dict[str, Any]) -> dict[str, Any]:
-    """Everything that determines a run's predictions (the hashed part of the run directory)."""
+    """Everything that determines a run's predictions (the hashed part of the run directory).
+
+    ``method`` is the resolved method config (``PruningMethod.to_config()``), so a change of the model's
+    layer preset or of ``model.layer_presets`` changes the hash exactly when it changes the method.
+    """
     return {
         "model": str(cfg.model.name),
         "method": method,

@@ -1,16 +1,18 @@
-"""Pruning methods: objects holding hyper-parameters, and the per-request sessions the engine drives."""
+"""The method framework: protocol, shared families, sessions, selectors, registry; and ASL's own methods.
 
-from asl.methods.adaptive import ASL, ASL2Pass
-from asl.methods.base import LayerAction, PruningMethod, Session
-from asl.methods.registry import build_method, method_defaults, method_names
+The comparison methods live in ``baselines/`` (they import this package, never the reverse).
+"""
+
+from asl.methods.base import Display, LayerAction, PruningMethod, Session
+from asl.methods.registry import build_method, list_methods, method_from_config, method_node
 
 __all__ = [
-    "ASL",
-    "ASL2Pass",
+    "Display",
     "LayerAction",
     "PruningMethod",
     "Session",
     "build_method",
-    "method_defaults",
-    "method_names",
+    "list_methods",
+    "method_from_config",
+    "method_node",
 ]

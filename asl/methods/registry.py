@@ -1,67 +1,70 @@
-"""``build_method``: method name + overrides -> a validated method object, defaults from configs/method/*.yaml."""
+"""Methods are configs: ``configs/method/NAME.yaml`` holds every default and the ``_target_`` class.
+
+``method_from_config`` builds a method from a composed method node (the runner hands it Hydra's node, so
+nothing is read twice); ``build_method(name, **overrides)`` composes that node with Hydra first (the
+Python API). Adding a method is a class in its own file plus a YAML naming it: nothing here changes.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
-from asl.methods.adaptive import ASL, ASL2Pass
+from asl.config_groups import compose_node, group_choices
 from asl.methods.base import PruningMethod
-from asl.models.registry import CONFIG_ROOT
-from baselines import FastKV, FullKV, GemFilter, SnapKV
-
-METHOD_CONFIG_DIR = CONFIG_ROOT / "method"
-METHOD_CLASSES: dict[str, type[PruningMethod]] = {
-    "fullkv": FullKV,
-    "snapkv": SnapKV,
-    "gemfilter": GemFilter,
-    "fastkv": FastKV,
-    "fastkv_fullbefore": FastKV,
-    "asl": ASL,
-    "asl_fullbefore": ASL,
-    "asl_2pass": ASL2Pass,
-}
 
 
-def method_names() -> list[str]:
-    """All registered method names."""
-    return sorted(METHOD_CLASSES)
+def list_methods() -> list[str]:
+    """Every method configuration (``configs/method/*.yaml``)."""
+    return group_choices("method")
 
 
-def method_defaults(name: str) -> dict[str, Any]:
-    """The defaults of configs/method/NAME.yaml, following its Hydra ``defaults`` list."""
-    path = METHOD_CONFIG_DIR / f"{name}.yaml"
-    with Path(path).open() as fh:
-        data = yaml.safe_load(fh) or {}
-    merged: dict[str, Any] = {}
-    for base in data.pop("defaults", []) or []:
-        if base != "_self_":
-            merged.update(method_defaults(str(base)))
-    merged.update(data)
-    return merged
+def method_node(name: str) -> dict[str, Any]:
+    """The composed default node of method ``name`` (its YAML after its Hydra ``defaults`` list)."""
+    return compose_node("method", name)
 
 
-def build_method(name: str, num_layers: int | None = None, **overrides: Any) -> PruningMethod:
-    """Build method ``name`` from its YAML defaults plus ``overrides`` (the same keys as the YAML).
+def method_class(target: str) -> type[PruningMethod]:
+    """The class a ``_target_`` names (one-line error if it is not a method class)."""
+    from hydra.utils import get_class
 
-    Raises ValueError with a one-line message for an unknown name or key, or an invalid value.
-    ``num_layers`` additionally checks layer indices against the model depth.
+    try:
+        cls = get_class(target)
+    except Exception as exc:  # noqa: BLE001 - Hydra wraps import errors in several types
+        raise ValueError(f"method _target_ {target!r} cannot be imported: {str(exc).splitlines()[0]}") from None
+    if not (isinstance(cls, type) and issubclass(cls, PruningMethod)):
+        raise ValueError(f"method _target_ {target!r} is not a PruningMethod subclass")
+    return cls
+
+
+def method_from_config(node: Mapping[str, Any], num_layers: int | None = None) -> PruningMethod:
+    """Build and validate a method from its config node (``_target_``, ``name`` and the parameters).
+
+    Raises ValueError with a one-line message for a missing ``_target_``, an unknown or missing key or
+    an invalid value; ``num_layers`` additionally checks layer indices against the model depth.
     """
-    if name not in METHOD_CLASSES:
-        raise ValueError(f"unknown method {name!r}; choose one of: {', '.join(method_names())}")
-    cls = METHOD_CLASSES[name]
-    params = method_defaults(name)
-    params.update(overrides)
-    params["name"] = name
-    valid = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(params) - valid)
+    params = dict(node)
+    target = params.pop("_target_", None)
+    name = params.get("name", "method")
+    if not target:
+        raise ValueError(f"{name}: the method config has no _target_ class")
+    cls = method_class(str(target))
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(params) - fields)
     if unknown:
-        raise ValueError(
-            f"{name}: unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}"
-        )
+        raise ValueError(f"{name}: unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(sorted(fields))}")
+    missing = sorted(fields - set(params))
+    if missing:
+        raise ValueError(f"{name}: missing parameter(s) {', '.join(missing)} (the method YAML sets every default)")
     method = cls(**params)
     method.validate(num_layers)
     return method
+
+
+def build_method(name: str, num_layers: int | None = None, **overrides: Any) -> PruningMethod:
+    """Method ``name`` with its YAML defaults and ``overrides`` (the same keys as the YAML)."""
+    node = method_node(name)
+    node.update(overrides)
+    node["name"] = name
+    return method_from_config(node, num_layers)

@@ -7,7 +7,7 @@ from collections import deque
 import torch
 
 from asl.methods.base import LayerScores
-from asl.scoring import descending_ranks, relative_rank_variance_numerator, select_by_ranks
+from asl.token_scoring import descending_ranks, relative_rank_variance_numerator, select_by_ranks
 
 
 class FixedLayerSelector:

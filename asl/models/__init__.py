@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from asl.models.registry import ModelSpec, get_model_spec, method_layer_defaults, registry_names
+from asl.models.registry import ModelSpec, get_model_spec, registry_names
 
 _LAZY = {"load_model": "asl.models.loading", "stop_token_ids": "asl.models.loading"}
 
@@ -12,7 +12,6 @@ __all__ = [
     "ModelSpec",
     "get_model_spec",
     "load_model",
-    "method_layer_defaults",
     "registry_names",
     "stop_token_ids",
 ]

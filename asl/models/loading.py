@@ -45,7 +45,9 @@ def resolve_attn_implementation(requested: str | None, device: torch.device) -> 
     return "sdpa"
 
 
-def _resolve_spec(name_or_path: str) -> ModelSpec:
+def _resolve_spec(name_or_path: str | ModelSpec) -> ModelSpec:
+    if isinstance(name_or_path, ModelSpec):
+        return name_or_path
     if name_or_path in registry_names():
         return get_model_spec(name_or_path)
     looks_like_path = "/" in name_or_path or Path(name_or_path).exists()
@@ -58,15 +60,17 @@ def _resolve_spec(name_or_path: str) -> ModelSpec:
 
 
 def load_model(
-    name_or_path: str,
+    name_or_path: str | ModelSpec,
     device: str | None = None,
     dtype: str | torch.dtype | None = None,
     attn_implementation: str | None = None,
 ) -> tuple[PreTrainedModel, object | None]:
-    """Load a registered model (``smollm2_135m``, ``llama31_8b_ul``, ...) or any HF id / path.
+    """Load a registered model (``smollm2_135m``, ``llama31_8b_ul``, ...), any HF id / path, or a spec.
 
-    Returns ``(model, tokenizer)``; tiny test models have no tokenizer (``None``). The registry spec
-    is attached as ``model.asl_spec`` so the engine knows the stop tokens and per-model layer defaults.
+    The runner passes the :class:`ModelSpec` built from the composed ``model`` node, so a command-line
+    override of the model (e.g. ``model.layer_preset=reference``) reaches the engine. Returns
+    ``(model, tokenizer)``; tiny test models have no tokenizer (``None``). The spec is attached as
+    ``model.asl_spec`` so the engine knows the stop tokens and the model's layer preset.
     """
     spec = _resolve_spec(name_or_path)
     dev = resolve_device(device)

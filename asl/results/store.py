@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from asl.results.schema import SampleRecord
+
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file in the same folder, fsync and rename."""
@@ -32,11 +34,6 @@ def atomic_write_json(path: str | Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def sample_key(record: dict[str, Any]) -> str:
-    """Identity of a sample inside a run: task, context length and example id."""
-    return f"{record.get('task')}|{record.get('context_length')}|{record.get('id')}"
-
-
 class PredictionStore:
     """``predictions.jsonl``: one JSON line per finished sample, appended and fsynced one at a time.
 
@@ -47,29 +44,30 @@ class PredictionStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
 
-    def load(self, drop_errors: bool = False) -> dict[str, dict[str, Any]]:
+    def load(self, drop_errors: bool = False) -> dict[str, SampleRecord]:
         """Finished samples by :func:`sample_key`, repairing the file first if needed."""
         if not self.path.exists():
             return {}
         raw = self.path.read_bytes()
         good: list[bytes] = []
-        records: dict[str, dict[str, Any]] = {}
+        records: dict[str, SampleRecord] = {}
         dirty = not raw.endswith(b"\n") and bool(raw)
         for lineno, line in enumerate(raw.split(b"\n"), start=1):
             if not line.strip():
                 continue
             try:
-                rec = json.loads(line)
-                if not isinstance(rec, dict):
+                data = json.loads(line)
+                if not isinstance(data, dict):
                     raise ValueError("not an object")
-            except ValueError:
+                rec = SampleRecord.from_json(data)
+            except (ValueError, TypeError):
                 print(f"warning: {self.path}: dropping unreadable line {lineno}", file=sys.stderr)
                 dirty = True
                 continue
-            if drop_errors and rec.get("error"):
+            if drop_errors and rec.error:
                 dirty = True
                 continue
-            key = sample_key(rec)
+            key = rec.key
             if key in records:  # keep the first copy; duplicates cannot come from this writer
                 dirty = True
                 continue
@@ -79,32 +77,32 @@ class PredictionStore:
             atomic_write_text(self.path, "".join(g.decode("utf-8") + "\n" for g in good))
         return records
 
-    def append(self, record: dict[str, Any]) -> None:
+    def append(self, record: SampleRecord) -> None:
         """Append one record as a single write, then flush and fsync."""
-        line = json.dumps(record, sort_keys=True, default=_json_default) + "\n"
+        line = json.dumps(record.to_json(), sort_keys=True, default=_json_default) + "\n"
         with self.path.open("a", encoding="utf-8") as fh:
             fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())
 
-    def extend(self, records: Iterable[dict[str, Any]]) -> None:
+    def extend(self, records: Iterable[SampleRecord]) -> None:
         """Append several records (each fsynced)."""
         for rec in records:
             self.append(rec)
 
 
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+def read_records(path: str | Path) -> list[SampleRecord]:
     """Read a predictions file without modifying it (torn or bad lines are skipped)."""
-    out: list[dict[str, Any]] = []
+    out: list[SampleRecord] = []
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
         try:
-            rec = json.loads(line)
-        except ValueError:
+            data = json.loads(line)
+            if isinstance(data, dict):
+                out.append(SampleRecord.from_json(data))
+        except (ValueError, TypeError):
             continue
-        if isinstance(rec, dict):
-            out.append(rec)
     return out
 
 

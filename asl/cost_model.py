@@ -1,0 +1,102 @@
+"""Ideal prefill cost (FLOPs) and KV-cache bytes of a decoder-only transformer (methods.md §10).
+
+Counts matrix-multiply FLOPs (2 per multiply-add) of a decoder with GQA attention and a gated (SwiGLU) MLP.
+Norms, RoPE, softmax, residuals and the methods' scoring passes are not counted: the "ideal" cost of a
+method is the transformer work it cannot avoid, so measured / ideal is its overhead. Each method states
+its own cost with these primitives (``PruningMethod.prefill_flops``); nothing here knows method names.
+
+Per layer on n tokens (causal prefill, queries and keys = the same n tokens):
+  linear    = n * 2 * (h*Hq*d + 2*h*Hkv*d + Hq*d*h + 3*h*I)
+  attention = 2 * [QK^T and AV] * d * Hq * n(n+1)/2 pairs = 2*d*Hq*n*(n+1)
+The LM head runs on the last position only: 2*h*V.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """The shape parameters the cost model needs."""
+
+    num_layers: int
+    hidden: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    intermediate: int
+    vocab: int
+
+    @classmethod
+    def from_config(cls, config: Any) -> ArchSpec:
+        """Build from an HF config object or a plain dict (``model_type``-style keys)."""
+        get = config.get if isinstance(config, dict) else lambda k, d=None: getattr(config, k, d)
+        heads = int(get("num_attention_heads"))
+        hidden = int(get("hidden_size"))
+        head_dim = get("head_dim", None) or hidden // heads
+        return cls(
+            num_layers=int(get("num_hidden_layers")),
+            hidden=hidden,
+            heads=heads,
+            kv_heads=int(get("num_key_value_heads", None) or heads),
+            head_dim=int(head_dim),
+            intermediate=int(get("intermediate_size")),
+            vocab=int(get("vocab_size")),
+        )
+
+    def to_dict(self) -> dict[str, int]:
+        """Plain dict (for run metadata)."""
+        return asdict(self)
+
+
+def linear_params_per_layer(a: ArchSpec) -> int:
+    """Weights of one decoder layer's projections (q, k, v, o, gate, up, down), biases excluded."""
+    q_o = 2 * a.hidden * a.heads * a.head_dim
+    k_v = 2 * a.hidden * a.kv_heads * a.head_dim
+    mlp = 3 * a.hidden * a.intermediate
+    return q_o + k_v + mlp
+
+
+def attention_flops(a: ArchSpec, n: int) -> int:
+    """QK^T and AV of causal self-attention over n tokens: n(n+1)/2 pairs, 2*d FLOPs each, per query head."""
+    return 2 * a.head_dim * a.heads * n * (n + 1)
+
+
+def layer_flops(a: ArchSpec, n: int) -> int:
+    """One decoder layer's prefill FLOPs on n tokens (projections, MLP, causal attention)."""
+    if n <= 0:
+        return 0
+    return 2 * n * linear_params_per_layer(a) + attention_flops(a, n)
+
+
+def lm_head_flops(a: ArchSpec) -> int:
+    """LM head on the last position only."""
+    return 2 * a.hidden * a.vocab
+
+
+def full_prefill_flops(a: ArchSpec, n: int) -> int:
+    """Every layer on all n tokens plus the LM head (FullKV, and every method that prunes only the cache)."""
+    return a.num_layers * layer_flops(a, n) + lm_head_flops(a)
+
+
+def propagated_prefill_flops(a: ArchSpec, n: int, k: int, layer: int | None) -> int:
+    """Layers 0..layer on n tokens, the deeper ones on k tokens, plus the LM head (no pruning if n <= k)."""
+    if layer is None or n <= k or layer >= a.num_layers - 1:
+        return full_prefill_flops(a, n)
+    reduced = a.num_layers - layer - 1
+    return (layer + 1) * layer_flops(a, n) + reduced * layer_flops(a, k) + lm_head_flops(a)
+
+
+def two_pass_prefill_flops(a: ArchSpec, n: int, k: int, layer: int) -> int:
+    """Pass 1: layers 0..layer on n tokens (no LM head); pass 2: the whole model on min(k, n) tokens."""
+    return (layer + 1) * layer_flops(a, n) + full_prefill_flops(a, min(k, n))
+
+
+def kv_bytes(a: ArchSpec, kv_lengths: Sequence[int], dtype_bytes: int) -> int:
+    """KV-cache bytes of a cache holding ``kv_lengths[l]`` entries at layer l (K and V, KV heads only)."""
+    if len(kv_lengths) != a.num_layers:
+        raise ValueError(f"kv_lengths has {len(kv_lengths)} layers, the model {a.num_layers}")
+    return a.kv_heads * a.head_dim * 2 * dtype_bytes * sum(int(n) for n in kv_lengths)
