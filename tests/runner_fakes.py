@@ -10,7 +10,7 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from asl.harness.runner import Backend
+from asl.harness.backend import Backend
 from eval.schema import Example
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,14 +24,6 @@ def make_cfg(*overrides: str) -> DictConfig:
         return compose("config", overrides=base + list(overrides))
 
 
-class FakeMethod:
-    def __init__(self, name: str, **kw: Any) -> None:
-        self.name, self.kw = name, kw
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, **self.kw}
-
-
 class FakeBackend:
     """Counts generate calls; ``fail_ids`` raise like a CUDA OOM would."""
 
@@ -40,16 +32,10 @@ class FakeBackend:
         self.fail_ids = fail_ids
         self._current = ""
 
-    def load_model(self, name: str, device: Any = None, dtype: Any = None) -> tuple[Any, Any]:
-        return SimpleNamespace(name=name, device="cpu"), None
+    def load_model(self, spec: Any, device: Any = None, dtype: Any = None) -> tuple[Any, Any]:
+        return SimpleNamespace(name=spec.name, device="cpu"), None
 
-    def build_method(self, name: str, num_layers: int | None = None, **kw: Any) -> FakeMethod:
-        from asl.methods import build_method  # the real validation rules, without a model
-
-        build_method(name, num_layers=num_layers, **kw)
-        return FakeMethod(name, **kw)
-
-    def load_examples(self, bench: dict, tokenizer: Any, seed: int) -> list[Example]:
+    def load_examples(self, bench: dict, tokenizer: Any, seed: int, skipped: list | None = None) -> list[Example]:
         out = []
         lengths = (
             bench["context_length"]
@@ -75,7 +61,7 @@ class FakeBackend:
         return list(range(300 + int(example.id))), {"profile": profile}
 
     def generate(
-        self, model: Any, tok: Any, ids: list[int], method: FakeMethod, **kw: Any
+        self, model: Any, tok: Any, ids: list[int], method: Any, **kw: Any
     ) -> SimpleNamespace:
         self.calls.append(self._current)
         if self._current in self.fail_ids:
@@ -106,7 +92,6 @@ class FakeBackend:
     def backend(self) -> Backend:
         return Backend(
             self.load_model,
-            self.build_method,
             self.generate,
             self.load_examples,
             self.build_prompt_ids,

@@ -6,17 +6,11 @@ import pytest
 import torch
 
 from asl import build_method, generate
+from asl.methods import method_from_config
+from tests.methods_under_test import METHODS
 from tests.reference import random_prompt
 
-METHODS_SMALL_BUDGET = {
-    "snapkv": dict(kv_budget=48, window=8),
-    "fastkv": dict(kv_budget=48, window=8),
-    "fastkv_fullbefore": dict(kv_budget=48, window=8),
-    "asl": dict(kv_budget=48, window=8, l_obs=3),
-    "asl_fullbefore": dict(kv_budget=48, window=8, l_obs=3),
-    "gemfilter": dict(kv_budget=48),
-    "asl_2pass": dict(kv_budget=48, window=8, l_obs=3),
-}
+PRUNING = sorted(name for name in METHODS if name != "fullkv")
 
 
 def hf_greedy(model, prompt: torch.Tensor, steps: int) -> list[int]:
@@ -44,11 +38,11 @@ def test_fullkv_matches_hf_generate_embedded(embedded):
     assert result.kv_cache_bytes == 30 * 3 * 64 * 2 * 4 * len(ids)
 
 
-@pytest.mark.parametrize("name", sorted(METHODS_SMALL_BUDGET))
+@pytest.mark.parametrize("name", PRUNING)
 def test_budget_at_or_above_prompt_equals_fullkv(tiny_model, name):
     prompt = random_prompt(40, tiny_model.config.vocab_size, seed=5)
     full = generate(tiny_model, None, prompt[0], build_method("fullkv"), max_new_tokens=8, ignore_eos=True)
-    params = dict(METHODS_SMALL_BUDGET[name], kv_budget=40)
+    params = dict(METHODS[name].small, kv_budget=40)
     result = generate(
         tiny_model, None, prompt[0], build_method(name, **params), max_new_tokens=8, ignore_eos=True
     )
@@ -56,10 +50,10 @@ def test_budget_at_or_above_prompt_equals_fullkv(tiny_model, name):
     assert result.kv_lengths == full.kv_lengths
 
 
-@pytest.mark.parametrize("name", sorted(METHODS_SMALL_BUDGET))
+@pytest.mark.parametrize("name", PRUNING)
 def test_requests_are_isolated(tiny_llama, name):
     """Two different requests in a row give the same results as each alone (no leaked state)."""
-    method = build_method(name, **METHODS_SMALL_BUDGET[name])
+    method = build_method(name, **METHODS[name].small)
     first, second = (random_prompt(160, 512, seed=s)[0] for s in (11, 12))
     alone = generate(tiny_llama, None, second, method, max_new_tokens=6, ignore_eos=True)
     generate(tiny_llama, None, first, method, max_new_tokens=6, ignore_eos=True)
@@ -68,8 +62,9 @@ def test_requests_are_isolated(tiny_llama, name):
     assert again.kv_lengths == alone.kv_lengths
     assert again.selection_layer == alone.selection_layer
     assert again.rel_variance == alone.rel_variance
-    if name not in ("gemfilter", "asl_2pass"):  # both prompts were compressed, not only the first
-        assert max(again.kv_lengths) < 160 or name.endswith("fullbefore")
+    # the second prompt was pruned as the method prescribes, not left whole (KVCache-Factory #15)
+    resolved = method_from_config(again.method_config)
+    assert again.kv_lengths == resolved.kv_lengths(160, 8, again.selection_layer)
 
 
 def test_stop_tokens_and_max_new_tokens(tiny_llama):

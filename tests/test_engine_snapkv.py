@@ -1,4 +1,4 @@
-"""SnapKV: cache lengths, GQA-native shapes, and kept entries against a naive eager-attention computation."""
+"""SnapKV specifics (kept entries and decoding against naive references: tests/test_engine_kv_compression.py)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,9 @@ import torch
 
 from asl import build_method, generate
 from asl.engine import trace_prefill
-from tests.reference import (
-    attention_probs,
-    masked_decode_greedy,
-    naive_keep,
-    naive_kv_scores,
-    prompt_keys,
-    random_prompt,
-)
+from tests.reference import random_prompt
 
-BUDGET, WINDOW, KERNEL = 48, 8, 7
+BUDGET, WINDOW = 48, 8
 
 
 def test_snapkv_keeps_budget_per_layer_and_kv_head(tiny_model):
@@ -27,23 +20,6 @@ def test_snapkv_keeps_budget_per_layer_and_kv_head(tiny_model):
         # GQA-native: one entry per KV head, never repeated to the query heads
         assert keys.shape[1] == config.num_key_value_heads
         assert keys.shape[3] == config.head_dim
-
-
-def test_snapkv_kept_entries_match_naive(tiny_model):
-    prompt = random_prompt(150, tiny_model.config.vocab_size, seed=8)
-    trace = trace_prefill(
-        tiny_model, prompt, build_method("snapkv", kv_budget=BUDGET, window=WINDOW, pool_kernel=KERNEL)
-    )
-    probs = attention_probs(tiny_model, prompt)
-    keys = prompt_keys(tiny_model, prompt)
-    num_kv = tiny_model.config.num_key_value_heads
-    for layer in range(tiny_model.config.num_hidden_layers):
-        scores = naive_kv_scores(probs[layer], WINDOW, KERNEL, num_kv)
-        for head in range(num_kv):
-            keep = naive_keep(scores[head], BUDGET, WINDOW)
-            expected = keys[layer][0, head, keep]
-            got = trace.cache.keys[layer][0, head, :BUDGET]
-            torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_snapkv_uncompressed_layers_and_decode(tiny_llama):
@@ -61,18 +37,3 @@ def test_snapkv_prefill_logits_equal_fullkv(tiny_model):
     full = trace_prefill(tiny_model, prompt, build_method("fullkv"))
     snap = trace_prefill(tiny_model, prompt, build_method("snapkv", kv_budget=BUDGET, window=WINDOW))
     torch.testing.assert_close(snap.logits, full.logits)
-
-
-def test_snapkv_decoding_equals_masked_reference(tiny_model):
-    """Decoding over the compressed cache equals a no-cache run where generated tokens are masked from the
-    dropped prompt entries (per layer and KV head), at positions N + t."""
-    prompt = random_prompt(150, tiny_model.config.vocab_size, seed=12)
-    probs = attention_probs(tiny_model, prompt)
-    num_kv = tiny_model.config.num_key_value_heads
-    keeps = []
-    for layer_probs in probs:
-        scores = naive_kv_scores(layer_probs, WINDOW, KERNEL, num_kv)
-        keeps.append(torch.stack([naive_keep(scores[g], BUDGET, WINDOW) for g in range(num_kv)]))
-    method = build_method("snapkv", kv_budget=BUDGET, window=WINDOW, pool_kernel=KERNEL)
-    result = generate(tiny_model, None, prompt[0], method, max_new_tokens=6, ignore_eos=True)
-    assert result.token_ids == masked_decode_greedy(tiny_model, prompt, 6, keeps)

@@ -78,17 +78,15 @@ def test_gemfilter_short_prompt_is_prefilled_twice(tiny_llama):
     assert result.layers_run == 3 + 1 + 8  # tiny_llama's filter layer is 3
 
 
-def test_gemfilter_reference_cap(tiny_llama):
+@pytest.mark.parametrize("name", ["gemfilter", "asl_2pass"])
+def test_two_pass_reference_cap_is_first_token_plus_cap_steps(tiny_llama, name):
+    """[ref]'s loop emits the first token, then ``cap`` loop steps: cap + 1 tokens at most."""
     prompt = random_prompt(60, 512, seed=4)[0]
-    result = generate(
-        tiny_llama,
-        None,
-        prompt,
-        build_method("gemfilter", kv_budget=K, max_new_tokens_cap=3),
-        max_new_tokens=10,
-        ignore_eos=True,
-    )
-    assert len(result.token_ids) == 3
+    kwargs = dict(kv_budget=K, max_new_tokens_cap=3) | ({} if name == "gemfilter" else dict(window=8))
+    result = generate(tiny_llama, None, prompt, build_method(name, **kwargs), max_new_tokens=10, ignore_eos=True)
+    assert len(result.token_ids) == 4
+    short = generate(tiny_llama, None, prompt, build_method(name, **kwargs), max_new_tokens=2, ignore_eos=True)
+    assert len(short.token_ids) == 2  # the task's own budget still applies below the cap
 
 
 @pytest.mark.parametrize("seed", [80, 81])

@@ -7,11 +7,15 @@ import json
 import pytest
 
 from asl.harness.config import effective_method, identity, run_dir_for
-from asl.harness.runner import run
-from asl.harness.store import PredictionStore, read_jsonl
+from asl.harness.experiment import resolve_run_method, run
 from asl.harness.validation import HarnessError
-from asl.harness.wandb_log import read_offline_run
+from asl.results.store import PredictionStore, read_records
 from tests.runner_fakes import FakeBackend, make_cfg
+from tests.wandb_reader import read_offline_run
+
+
+def read_jsonl(path):
+    return [r.to_json() for r in read_records(path)]
 
 FIELDS = {
     "id", "task", "context_length", "prompt_tokens", "prediction", "answers", "score", "ttft_s", "tpot_s",
@@ -35,8 +39,10 @@ def test_run_writes_files_fields_and_records_errors(tmp_path):
     assert len(failed) == 2 and all("out of memory" in r["error"] and "\n" not in r["error"] for r in failed)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["overall"]["n"] == 6 and metrics["overall"]["n_errors"] == 2
-    assert metrics["tasks"]["passkey"]["accuracy"] == 50.0  # 1 of the 2 scored samples
-    assert metrics["run"]["method_config"]["l_min"] == 3  # the engine's resolved values are recorded
+    passkey = next(t for t in metrics["tasks"] if t["task"] == "passkey")
+    assert passkey["accuracy"] == 50.0  # 1 of the 2 scored samples
+    assert metrics["method"]["l_min"] == 10  # resolved once, from the composed model node, before the run
+    assert metrics["method"]["_target_"] == "asl.methods.asl.ASL" and metrics["method_label"] == "ASL"
     meta = json.loads((run_dir / "run_meta.json").read_text())
     assert meta["status"] == "complete" and meta["end_time"] and "commit" in meta["git"]
     assert meta["libraries"]["python"]
@@ -72,13 +78,26 @@ def test_store_drops_bad_lines(tmp_path):
 def test_identity_hash_stable_and_distinct(tmp_path):
     def rd(*ov):
         cfg = make_cfg(*ov)
-        return run_dir_for(tmp_path, identity(cfg, effective_method(cfg)))
+        return run_dir_for(tmp_path, identity(cfg, resolve_run_method(cfg)[1].to_config()))
 
     assert rd("method=asl") == rd("method=asl")
     assert rd("method=asl") != rd("method=asl", "method.tau=0.4")
     assert rd("method=asl") != rd("method=asl", "seed=1")
     assert rd("method=asl") != rd("method=asl", "benchmark.num_samples=2")
     assert rd("method=asl", "method.kv_budget=256") == rd("method=asl", "+method_overrides.kv_budget=256")
+    # a model-node override reaches the resolved method, hence the hash (and the engine: same object)
+    assert rd("method=asl") == rd("method=asl", "method.l_min=10")
+    assert rd("method=asl") != rd("method=asl", "+model.layer_presets.spec.l_min=12", "model.layer_preset=spec")
+
+
+def test_model_override_reaches_the_method_the_engine_gets():
+    cfg = make_cfg("method=asl", "model=tiny_llama", "model.layer_presets.spec.l_min=5")
+    spec, method = resolve_run_method(cfg)
+    assert method.l_min == 5 and spec.layer_defaults()["l_min"] == 5
+    cfg = make_cfg("method=snapkv", "model=llama31_8b_ul", "model.layer_preset=reference")
+    assert resolve_run_method(cfg)[1].uncompressed_layers == (0, 1, 2, 3, 4)
+    with pytest.raises(HarnessError, match="unknown layer_preset"):
+        resolve_run_method(make_cfg("model=qwen25_7b", "model.layer_preset=paper"))
 
 
 def test_method_overrides_skip_missing_keys_and_cli_wins():
@@ -121,6 +140,6 @@ def test_wandb_offline_holds_summary(tmp_path):
     logged = read_offline_run(run_dir)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert logged["summary"]["overall/accuracy"] == pytest.approx(metrics["overall"]["accuracy"])
-    assert logged["summary"]["tasks/passkey/n"] == 3
+    assert logged["summary"]["overall/n"] == 3
     assert logged["config"]["method"]["name"] == "asl"
     assert len(logged["history"]) == 3 and "score" in logged["history"][0]

@@ -1,11 +1,6 @@
-"""Efficiency benchmark: ideal cost model, KV arithmetic, timing/memory helpers and report writer.
+"""Efficiency benchmark (``scripts/bench_efficiency.py``, ``make bench-efficiency``; methods.md §10).
 
-The entry point is ``scripts/bench_efficiency.py`` (``make bench-efficiency``); ``asl.efficiency.bench.run``
-does the work. The modules import the engine (``asl.generate``) lazily, so the cost model and the KV
-arithmetic work without it.
+``asl.efficiency.bench.run`` loads the model once, measures every method configuration at every length
+(warm-ups, interleaved repeats, synchronised timings, per-phase peaks) and writes efficiency.csv / .md /
+meta.json. The ideal cost and the KV arithmetic are asked of each method (``asl.cost_model``).
 """
-
-from asl.efficiency.flops import ArchSpec, ideal_ttft_ratio, method_prefill_flops
-from asl.efficiency.kvcheck import expected_kv_lengths, kv_bytes
-
-__all__ = ["ArchSpec", "expected_kv_lengths", "ideal_ttft_ratio", "kv_bytes", "method_prefill_flops"]

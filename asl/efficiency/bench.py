@@ -10,23 +10,16 @@ from typing import Any
 
 import torch
 
-from asl.efficiency.flops import ArchSpec
+from asl.cost_model import ArchSpec
+from asl.efficiency.bench_loop import bench_length
 from asl.efficiency.measure import cleanup, device_name, run_metadata
 from asl.efficiency.prompts import build_prompt_ids
 from asl.efficiency.report import write_all
 from asl.efficiency.rows import add_ratios, config_row
-from asl.efficiency.runner import bench_length
-from asl.efficiency.setup import REPO, BenchSettings, fallback_tokenizer, load_bench_model
+from asl.efficiency.settings import BenchSettings, fallback_tokenizer, load_bench_model, result_dir
+from asl.paths import REPO_ROOT
 
 log = logging.getLogger("asl.efficiency")
-
-
-def result_dir(s: BenchSettings) -> Path:
-    """results/efficiency/<model>[-random]/ unless ``out_dir`` is set."""
-    if s.out_dir:
-        return Path(s.out_dir)
-    suffix = "-random" if s.weights == "random" and s.arch else ""
-    return REPO / "results" / "efficiency" / f"{s.model}{suffix}"
 
 
 def _append_runs(path: Path, n: int, configs: list[Any], first: bool) -> None:
@@ -35,9 +28,10 @@ def _append_runs(path: Path, n: int, configs: list[Any], first: bool) -> None:
     with path.open("w" if first else "a") as fh:
         for cfg in configs:
             for i, rec in enumerate(cfg.runs):
-                fh.write(
-                    json.dumps({"label": cfg.label, "n": n, "budget": cfg.budget, "repeat": i, **rec}) + "\n"
-                )
+                head = {"label": cfg.label, "n": n, "budget": cfg.budget, "repeat": i}
+                extra = {"method": cfg.method.to_config(), "layer_source": cfg.layer_source}
+                extra |= {"note": cfg.note, "reference_for": cfg.reference_for}
+                fh.write(json.dumps({**head, **extra, **rec}) + "\n")
 
 
 def write_profiles(model: Any, tokenizer: Any, ids: list[int], configs: list[Any], out: Path) -> None:
@@ -84,7 +78,7 @@ def _run(s: BenchSettings) -> tuple[list[dict[str, Any]], Path]:
     }
     rows: list[dict[str, Any]] = []
     prompt_source = ""
-    max_ctx = getattr(getattr(model, "asl_spec", None), "max_context", None)
+    max_ctx = s.spec.max_context
     for n in s.lengths:
         if max_ctx and n > max_ctx:
             raise ValueError(f"context length {n} exceeds {s.model}'s max_context {max_ctx}")
@@ -120,7 +114,7 @@ def _meta(
     return {
         "model": s.model,
         "weights": s.weights,
-        **run_metadata(device, REPO),
+        **run_metadata(device, REPO_ROOT),
         "dtype": str(model.dtype),
         "attn_implementation": getattr(model.config, "_attn_implementation", None),
         "arch": arch.to_dict(),

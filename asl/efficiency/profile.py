@@ -9,7 +9,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from asl.efficiency.measure import cleanup
-from asl.efficiency.runner import RunConfig, build, one_run
+from asl.efficiency.bench_loop import RunConfig, one_run
 
 
 def profile_configs(
@@ -25,8 +25,6 @@ def profile_configs(
     out_dir.mkdir(parents=True, exist_ok=True)
     ttft: dict[str, float] = {}
     for cfg in configs:
-        if cfg.method is None:
-            build(cfg, model.config.num_hidden_layers)
         one_run(model, tokenizer, ids, cfg, 1, device)  # warm-up
         with profile(activities=activities) as prof:
             rec = one_run(model, tokenizer, ids, cfg, 1, device)
@@ -44,7 +42,7 @@ def layer_times(model: Any, tokenizer: Any, ids: list[int], cfg: RunConfig) -> l
     """(layer, tokens in, seconds) per decoder-layer call of one prefill, via forward hooks (synchronised)."""
     import time
 
-    from asl.engine.runner import decoder_parts
+    from asl.engine.layer_loop import decoder_parts
 
     device = next(model.parameters()).device
     _, _, layers, _, _ = decoder_parts(model)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from asl.efficiency.flops import ArchSpec, expected_layer_calls, ideal_ttft_ratio, method_prefill_flops
+import json
+
+from asl.cost_model import ArchSpec, full_prefill_flops
+from asl.efficiency.bench_loop import RunConfig, selection_layer_of
 from asl.efficiency.kvcheck import check_kv
 from asl.efficiency.measure import summarize
-from asl.efficiency.paper import paper_ratios
-from asl.efficiency.runner import RunConfig, selection_layer_of
+from asl.results.paper import paper_efficiency
 
 NAN = float("nan")
 
@@ -18,46 +20,36 @@ def _median(values: list[Any]) -> float:
     return summarize([float(v) for v in values if v is not None])["median"]
 
 
-def _cost_method(cfg: RunConfig) -> str:
-    return "fastkv_forced" if cfg.label.startswith("fastkv_forced") else cfg.method_name
-
-
 def config_row(cfg: RunConfig, arch: ArchSpec, n: int, dtype_bytes: int, common: Mapping[str, Any]) -> dict:
-    """One CSV row for one method config at one length (ratios are filled in by ``add_ratios``)."""
+    """One CSV row for one method config at one length (ratios are filled in by ``add_ratios``).
+
+    Everything method-specific (kept KV per layer, ideal FLOPs, layer calls) is asked of the method.
+    """
     runs = cfg.runs
-    resolved = runs[-1]["method_config"] if runs else {}
+    method = cfg.method
+    resolved = runs[-1]["method_config"] if runs else method.to_dict()
     layer = selection_layer_of(cfg)
     layers_seen = sorted({r["selection_layer"] for r in runs}, key=lambda x: -1 if x is None else x)
     ttft = summarize([r["ttft_s"] for r in runs])
     tpot = summarize([r["tpot_s"] for r in runs])
-    k = resolved.get("select_k") or resolved.get("kv_budget") or cfg.budget
-    cost_method = _cost_method(cfg)
-    filter_layer = resolved.get("filter_layer")
-    one_shot = resolved.get("tsp_layer", layer) if cost_method.startswith("fastkv") else layer
-    cost_kwargs = {"k": k, "selection_layer": one_shot, "filter_layer": filter_layer}
-    kv = check_kv(
-        arch,
-        cost_method,
-        resolved,
-        n,
-        one_shot,
-        runs[-1]["kv_lengths"],
-        runs[-1]["kv_cache_bytes"],
-        dtype_bytes,
-    )
+    kv = check_kv(method, arch, n, layer, runs[-1]["kv_lengths"], runs[-1]["kv_cache_bytes"], dtype_bytes)
     kv_stable = all(r["kv_cache_bytes"] == runs[-1]["kv_cache_bytes"] for r in runs)
     new_tokens = {r["new_tokens"] for r in runs}
+    k = getattr(method, "num_keep", None) or resolved.get("kv_budget")
+    flops = method.prefill_flops(arch, n, layer)
     return {
         **common,
         "method": cfg.label,
-        "kv_before": resolved.get("kv_before", "full" if cfg.method_name == "fullkv" else ""),
+        "method_label": method.label,
+        "method_config": json.dumps(method.to_config(), sort_keys=True),
+        "kv_before": resolved.get("kv_before"),
         "context_length": n,
         "kv_budget": cfg.budget,
-        "select_k": k if cfg.method_name != "fullkv" else None,
-        "selection_layer": layer if cfg.method_name not in ("fullkv", "snapkv") else None,
+        "select_k": k,
+        "selection_layer": layer,
         "selection_layers_seen": "|".join(str(x) for x in layers_seen),
         "layer_source": cfg.layer_source,
-        "filter_layer": filter_layer,
+        "filter_layer": resolved.get("filter_layer"),
         "ttft_s": ttft["median"],
         "ttft_mean_s": ttft["mean"],
         "ttft_std_s": ttft["std"],
@@ -79,15 +71,16 @@ def config_row(cfg: RunConfig, arch: ArchSpec, n: int, dtype_bytes: int, common:
         },
         "engine_peak_reserved_bytes": _median([r["engine_peak_reserved_bytes"] for r in runs]),
         "layers_run": runs[-1]["layers_run"],
-        "layers_expected": expected_layer_calls(arch, cost_method, one_shot, filter_layer),
+        "layers_expected": method.layer_calls(arch.num_layers, layer),
         "kv_cache_bytes": runs[-1]["kv_cache_bytes"],
         **kv,
         "kv_bytes_stable": kv_stable,
-        "ideal_flops": method_prefill_flops(arch, cost_method, n, **cost_kwargs),
-        "ideal_ttft_ratio": ideal_ttft_ratio(arch, cost_method, n, **cost_kwargs),
+        "ideal_flops": flops,
+        "ideal_ttft_ratio": flops / full_prefill_flops(arch, n),
         "repeats": ttft["n"],
-        **paper_ratios(cfg.label, n, k if cfg.method_name != "fullkv" else None),
+        **paper_efficiency(cfg.label, n, cfg.budget and k),
         **_rho_summary(runs[-1].get("rel_variance") or {}),
+        "monitor_reference_label": cfg.reference_for,
         "note": cfg.note,
         "_method_config": resolved,
     }
@@ -115,24 +108,22 @@ def add_ratios(rows: list[dict]) -> None:
         r["measured_over_ideal"] = r["ttft_ratio_vs_fullkv"] / r["ideal_ttft_ratio"]
         r["monitor_overhead"] = NAN
     for a in rows:
-        if a["method"] in ("asl", "asl_fullbefore"):
+        if a.get("monitor_reference_label") is None:
             _monitor_overhead(a, rows)
 
 
 def _monitor_overhead(a: dict, rows: list[dict]) -> None:
-    """ASL TTFT over its no-monitoring twin: FastKV forced to ASL's layer; if the rule never fired,
-    SnapKV (kv_before snapkv) or FullKV (kv_before full), which then do the same layer work."""
-
-    def find(method: str, budget: Any) -> dict | None:
-        same = [r for r in rows if r["context_length"] == a["context_length"] and r["method"] == method]
-        return next((r for r in same if r["kv_budget"] == budget), None)
-
-    ref = find(f"fastkv_forced[{a['method']}]", a["kv_budget"])
-    name = "fastkv_forced"
-    if ref is None and a["selection_layer"] is None:
-        name = "fullkv" if a["kv_before"] == "full" else "snapkv"
-        ref = find(name, None if name == "fullkv" else a["kv_budget"])
-        name += " (rule never fired)"
-    if ref is not None and ref["ttft_s"] > 0:
-        a["monitor_overhead"] = a["ttft_s"] / ref["ttft_s"]
-        a["monitor_reference"] = f"{name}@layer {ref['selection_layer']}" if "forced" in name else name
+    """Adaptive-method TTFT over its twin's (the same layer work without the rule; see bench_loop)."""
+    twin = next(
+        (
+            r
+            for r in rows
+            if r["context_length"] == a["context_length"]
+            and r.get("monitor_reference_label") == a["method"]
+            and r["kv_budget"] == a["kv_budget"]
+        ),
+        None,
+    )
+    if twin is not None and twin["ttft_s"] > 0:
+        a["monitor_overhead"] = a["ttft_s"] / twin["ttft_s"]
+        a["monitor_reference"] = twin["note"]

@@ -130,7 +130,7 @@ def generate(
         peak_memory_kind=memory.kind,
         kv_cache_bytes=cache.prompt_bytes(),
         layers_run=layers_run,
-        method_config=method.to_dict(),
+        method_config=method.to_config(),
         peak_memory_reserved_bytes=memory.peak_reserved_bytes,
     )
 

@@ -32,7 +32,7 @@ def _compose_error(exc: BaseException) -> str:
     return lines[0]
 
 
-def precheck(argv: list[str]) -> str | None:
+def precheck(argv: list[str], config_name: str = "config") -> str | None:
     """Check the overrides with Hydra's parser and compose them once; return a one-line error or None.
 
     Single runs are composed in full (unknown keys, bad values, unknown choices); for multiruns each swept
@@ -63,14 +63,14 @@ def precheck(argv: list[str]) -> str | None:
         return None
     try:
         with initialize_config_dir(str(CONFIG_DIR), version_base=None):
-            compose("config", overrides=args, return_hydra_config=True)
+            compose(config_name, overrides=args, return_hydra_config=True)
     except Exception as exc:  # noqa: BLE001
         return _compose_error(exc)
     return None
 
 
-def precheck_or_exit(argv: list[str], prog: str) -> None:
+def precheck_or_exit(argv: list[str], prog: str, config_name: str = "config") -> None:
     """Exit with a one-line message when the overrides cannot be composed."""
-    msg = precheck(argv)
+    msg = precheck(argv, config_name)
     if msg:
         fail(msg, prog)

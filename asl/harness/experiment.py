@@ -19,7 +19,7 @@ from asl.harness.backend import Backend, default_backend, load_cached
 from asl.harness.config import effective_method, identity, run_dir_for, to_plain
 from asl.harness.meta import now_iso, run_meta
 from asl.harness.validation import HarnessError, one_line, validate_run
-from asl.harness.wandb_log import WandbLogger
+from asl.harness.wandb_logger import WandbLogger
 from asl.methods.base import PruningMethod
 from asl.methods.registry import method_from_config
 from asl.models.registry import ModelSpec
@@ -227,7 +227,8 @@ class Experiment:
                     self._write_summary()
                 bar.update(1)
             bar.close()
-            logger.summary(self._write_summary().to_json())
+            summary = self._write_summary().to_json()
+            logger.summary({k: summary[k] for k in ("overall", "task_mean", "complete", "n_expected")})
             status = "complete"
         finally:
             if status != "complete":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -52,8 +53,14 @@ class ASL(PropagatingMethod, AdaptiveRule):
     full_before_color = "#E69F00"
     marker = "o"
     order = 30
-    #: the fixed-layer method that does the same work without the rule (monitoring-overhead reference)
-    overhead_reference = "fastkv"
+
+    def overhead_reference(self, layer: int | None) -> tuple[str, dict[str, Any]]:
+        """FastKV at the chosen layer with this budget, k, window and kv_before; if the rule never fired,
+        every layer ran on all tokens as SnapKV does (FullKV under Full-before)."""
+        shared = {"kv_budget": self.kv_budget, "window": self.window, "pool_kernel": self.pool_kernel}
+        if layer is not None:
+            return "fastkv", {**shared, "tsp_layer": layer, "select_k": self.select_k, "kv_before": self.kv_before}
+        return ("fullkv", {}) if self.full_before else ("snapkv", shared)
 
     def new_session(self, num_layers: int, prompt_len: int) -> Session:
         selector = self.selector(self.num_keep, self.window)

@@ -145,6 +145,11 @@ class PruningMethod:
         """Decoder-layer calls of one prefill (both passes for two-pass methods)."""
         return num_layers
 
+    def overhead_reference(self, layer: int | None) -> tuple[str, dict[str, Any]] | None:
+        """(method name, overrides) doing this configuration's layer work without its selection rule, when
+        it has one (the efficiency bench measures the rule's monitoring overhead against it)."""
+        return None
+
     # -- parameters ----------------------------------------------------------------------------------
     def validate(self, num_layers: int | None = None) -> None:
         """Raise ValueError (one line) for an invalid hyper-parameter."""

@@ -77,7 +77,7 @@ def load_model(
     torch_dtype = resolve_dtype(dtype if dtype is not None else spec.dtype, dev)
     attn = resolve_attn_implementation(attn_implementation or spec.attn_implementation, dev)
     if spec.source == "tiny":
-        model = build_random_model(spec.tiny_config, dtype=torch_dtype)
+        model = build_random_model(spec.random_config, dtype=torch_dtype)
         model.config._attn_implementation = attn
         tokenizer = None
     else:

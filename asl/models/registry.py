@@ -33,7 +33,7 @@ class ModelSpec:
     layer_presets: dict[str, dict[str, Any]] = field(default_factory=dict)
     gguf_package: str | None = None
     gguf_file: str | None = None
-    tiny_config: dict[str, Any] = field(default_factory=dict)
+    random_config: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, node: Mapping[str, Any]) -> ModelSpec:
@@ -45,7 +45,7 @@ class ModelSpec:
             raise ValueError(f"model config {data.get('name')!r}: unknown keys {unknown}")
         data["stop_tokens"] = tuple(data.get("stop_tokens") or ())
         data["layer_presets"] = {k: dict(v or {}) for k, v in (data.get("layer_presets") or {}).items()}
-        data["tiny_config"] = dict(data.get("tiny_config") or {})
+        data["random_config"] = dict(data.get("random_config") or {})
         spec = cls(**data)
         spec.layer_defaults()  # an unknown preset fails here, before anything runs
         return spec

@@ -1,0 +1,59 @@
+"""The methods under test: one entry per method configuration (``configs/method/*.yaml``).
+
+The generic tests (budget >= N equals FullKV, request isolation, the KV arithmetic against the engine,
+the runner end to end, the efficiency bench) run over every entry. A method that compresses each layer's
+prompt KV after its attention also gives ``naive_keep``: the entries each layer and KV head keeps,
+computed naively from HF eager attention probabilities; the engine's kept keys and its decoding (against
+a masked no-cache reference) must match it. Adding a method is one entry here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from tests.reference import naive_keep, naive_kv_scores
+
+
+@dataclass(frozen=True)
+class LayerView:
+    """What a naive reference sees of one layer: eager attention of the full prompt, and where it is."""
+
+    probs: torch.Tensor  # [H_q, N, N] softmax attention of layer ``layer`` over the whole prompt
+    layer: int
+    num_layers: int
+    num_kv_heads: int
+    method: Any  # the method object under test (its hyper-parameters)
+
+
+@dataclass(frozen=True)
+class MethodUnderTest:
+    """Small-budget parameters for the tiny models, and the naive per-layer KV reference if it has one."""
+
+    small: dict[str, Any] = field(default_factory=dict)
+    naive_keep: Callable[[LayerView], torch.Tensor] | None = None  # [H_kv, kept] ascending prompt indices
+
+
+def snapkv_keep(view: LayerView) -> torch.Tensor:
+    """SnapKV (methods.md §2): per KV head, top-(C - w) window-scored prefix entries plus the window."""
+    m = view.method
+    scores = naive_kv_scores(view.probs, m.window, m.pool_kernel, view.num_kv_heads)
+    return torch.stack([naive_keep(scores[g], m.kv_budget, m.window) for g in range(view.num_kv_heads)])
+
+
+SMALL = dict(kv_budget=48, window=8)
+RULE = dict(SMALL, l_obs=3)
+
+METHODS: dict[str, MethodUnderTest] = {
+    "fullkv": MethodUnderTest(),
+    "snapkv": MethodUnderTest(SMALL, snapkv_keep),
+    "fastkv": MethodUnderTest(SMALL),
+    "fastkv_fullbefore": MethodUnderTest(SMALL),
+    "asl": MethodUnderTest(RULE),
+    "asl_fullbefore": MethodUnderTest(RULE),
+    "gemfilter": MethodUnderTest(dict(kv_budget=48)),
+    "asl_2pass": MethodUnderTest(RULE),
+}
