@@ -35,6 +35,8 @@ class MethodUnderTest:
 
     small: dict[str, Any] = field(default_factory=dict)
     naive_keep: Callable[[LayerView], torch.Tensor] | None = None  # [H_kv, kept] ascending prompt indices
+    #: extra parameters under which a budget of N keeps every entry (then the method must equal FullKV)
+    unpruned: dict[str, Any] = field(default_factory=dict)
 
 
 def snapkv_keep(view: LayerView) -> torch.Tensor:
