@@ -46,12 +46,26 @@ def snapkv_keep(view: LayerView) -> torch.Tensor:
     return torch.stack([naive_keep(scores[g], m.kv_budget, m.window) for g in range(view.num_kv_heads)])
 
 
+def pyramidkv_keep(view: LayerView) -> torch.Tensor:
+    """PyramidKV: SnapKV's selection with a linear per-layer budget, 2B - B//beta at layer 0 down to
+    B//beta (B = C - w) at the last layer, rounded; the total is layers x C, as SnapKV's."""
+    m, layers = view.method, view.num_layers
+    prefix = m.kv_budget - m.window
+    low, high = prefix // m.beta, 2 * prefix - prefix // m.beta
+    budgets = [round(high - layer * (high - low) / (layers - 1)) + m.window for layer in range(layers)]
+    assert sum(budgets) == layers * m.kv_budget and budgets == sorted(budgets, reverse=True)
+    scores = naive_kv_scores(view.probs, m.window, m.pool_kernel, view.num_kv_heads)
+    budget = budgets[view.layer]
+    return torch.stack([naive_keep(scores[g], budget, m.window) for g in range(view.num_kv_heads)])
+
+
 SMALL = dict(kv_budget=48, window=8)
 RULE = dict(SMALL, l_obs=3)
 
 METHODS: dict[str, MethodUnderTest] = {
     "fullkv": MethodUnderTest(),
     "snapkv": MethodUnderTest(SMALL, snapkv_keep),
+    "pyramidkv": MethodUnderTest(SMALL, pyramidkv_keep, unpruned=dict(beta=1)),
     "fastkv": MethodUnderTest(SMALL),
     "fastkv_fullbefore": MethodUnderTest(SMALL),
     "asl": MethodUnderTest(RULE),
