@@ -59,6 +59,13 @@ def pyramidkv_keep(view: LayerView) -> torch.Tensor:
     return torch.stack([naive_keep(scores[g], budget, m.window) for g in range(view.num_kv_heads)])
 
 
+def streamingllm_keep(view: LayerView) -> torch.Tensor:
+    """StreamingLLM: the first num_sinks positions and the most recent C - num_sinks, every KV head."""
+    m, n = view.method, view.probs.shape[-1]
+    keep = list(range(m.num_sinks)) + list(range(n - (m.kv_budget - m.num_sinks), n))
+    return torch.tensor(keep).expand(view.num_kv_heads, len(keep))
+
+
 SMALL = dict(kv_budget=48, window=8)
 RULE = dict(SMALL, l_obs=3)
 
@@ -66,6 +73,7 @@ METHODS: dict[str, MethodUnderTest] = {
     "fullkv": MethodUnderTest(),
     "snapkv": MethodUnderTest(SMALL, snapkv_keep),
     "pyramidkv": MethodUnderTest(SMALL, pyramidkv_keep, unpruned=dict(beta=1)),
+    "streamingllm": MethodUnderTest(dict(kv_budget=48), streamingllm_keep),
     "fastkv": MethodUnderTest(SMALL),
     "fastkv_fullbefore": MethodUnderTest(SMALL),
     "asl": MethodUnderTest(RULE),
