@@ -75,7 +75,7 @@ plots: setup
 	$(PY) scripts/plot.py results_dir=results
 
 bench-efficiency: setup
-	HF_HUB_OFFLINE=1 $(PY) scripts/bench_efficiency.py --model $(MODEL)
+	HF_HUB_OFFLINE=1 $(PY) scripts/bench_efficiency.py model=$(MODEL) $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache multirun outputs

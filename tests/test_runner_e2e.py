@@ -11,21 +11,18 @@ import time
 
 import pytest
 
-from asl.harness.runner import run
-from asl.harness.store import read_jsonl
+from asl.harness.experiment import run
+from asl.methods import method_from_config
+from asl.results.store import read_records
+from tests.methods_under_test import METHODS as UNDER_TEST
 from tests.runner_fakes import ROOT, make_cfg
 
 pytestmark = pytest.mark.embedded
-METHODS = [
-    "fullkv",
-    "snapkv",
-    "fastkv",
-    "asl",
-    "gemfilter",
-    "asl_2pass",
-    "fastkv_fullbefore",
-    "asl_fullbefore",
-]
+METHODS = sorted(UNDER_TEST)
+
+
+def read_jsonl(path):
+    return [r.to_json() for r in read_records(path)]
 SMALL = ["benchmark=infinitebench", "benchmark.tasks=[passkey]", "benchmark.context_length=512",
          "+method_overrides.kv_budget=128", "run.progress=false"]  # fmt: skip
 FIELDS = ["id", "task", "context_length", "prompt_tokens", "prediction", "answers", "score", "ttft_s", "tpot_s",
@@ -69,14 +66,16 @@ def test_each_method_files_and_fields(all_methods, method):
         assert all(f in rec for f in FIELDS) and rec["error"] is None, rec.get("error")
         assert rec["prompt_tokens"] > 128 and rec["ttft_s"] > 0 and 0 <= rec["score"] <= 1
     metrics = json.loads((dirs[method] / "metrics.json").read_text())
-    assert metrics["overall"]["n"] == 2 and metrics["run"]["method"] == method
-    if method.startswith("asl"):
-        assert all(
-            r["rel_variance"] for r in recs
-        )  # the rule ran (selection_layer is None if it never fired)
-        assert metrics["run"]["method_config"]["l_min"] == 10  # null resolved to the model default
-    if method != "fullkv":
-        assert metrics["run"]["kv_budget"] == 128
+    assert metrics["overall"]["n"] == 2 and metrics["method"]["name"] == method
+    resolved = method_from_config(metrics["method"])
+    assert resolved.is_resolved()  # every per-model key (l_min, tsp_layer, ...) resolved before the run
+    if "tau" in metrics["method"]:
+        assert all(r["rel_variance"] for r in recs)  # the rule ran (selection_layer None if it never fired)
+        assert metrics["method"]["l_min"] == 10  # the relative-depth policy on SmolLM2's 30 layers
+    if "kv_budget" in metrics["method"]:
+        assert metrics["method"]["kv_budget"] == 128
+    for rec in recs:
+        assert rec["kv_lengths"] == resolved.kv_lengths(rec["prompt_tokens"], 30, rec["selection_layer"])
 
 
 def test_same_config_and_seed_same_predictions(all_methods, tmp_path):
