@@ -69,11 +69,11 @@ def write_run(
     run_dir.mkdir(parents=True)
     config = {"model": {"name": model}, "method": dict(method), "benchmark": ident["benchmark"], "seed": seed}
     (run_dir / "config.yaml").write_text(yaml.safe_dump({**config, "run_identity": ident}, sort_keys=False))
-    lines = "".join(json.dumps(r.to_json(), sort_keys=True) + "\n" for r in records)
+    lines = "".join(json.dumps(r.to_json(), sort_keys=True, separators=(",", ":")) + "\n" for r in records)
     (run_dir / "predictions.jsonl").write_text(lines)
     label = method_from_config(method).label
     summary_ident = {**ident, "family": family, "benchmark": benchmark, "method_label": label}
     summary_ident["run_hash"] = run_dir.name.rsplit("-", 1)[1]
     summary = summarize_run(summary_ident, records, len(records), skipped)
-    (run_dir / "metrics.json").write_text(json.dumps(summary.to_json(), indent=2, sort_keys=True) + "\n")
+    (run_dir / "metrics.json").write_text(json.dumps(summary.to_json(), sort_keys=True) + "\n")
     return run_dir

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -132,8 +133,9 @@ def test_table2_beside_the_paper(runs: Path) -> None:
 
 
 def run_script(name: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / name), *args], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)  # fmt: skip
+    cmd = [sys.executable, str(ROOT / "scripts" / name), *args]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the Demo method's class lives in tests/
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
 
 
 def test_make_tables_cli(runs: Path) -> None:

@@ -58,6 +58,7 @@ class Table2:
     tasks: list[str]
     lines: list[Line]
     paper_avg_recomputed: bool  # the paper averages its 10 tasks; here over each row's tasks (if it has them)
+    note: str = ""
 
     @property
     def has_paper(self) -> bool:
@@ -74,7 +75,9 @@ def setting(rows: list[Row]) -> str:
     return f"KV = {'/'.join(budgets)}" if budgets else "KV = Full"
 
 
-def table2_of(p: Pivot, model: str, benchmark: str, paper: dict[str, dict[str, float]]) -> Table2:
+def table2_of(
+    p: Pivot, model: str, benchmark: str, paper: dict[str, dict[str, float]], note: str = ""
+) -> Table2:
     """Table 2 from a by-task pivot, with the paper's row of each label's method where it has one."""
     complete = set(p.columns) >= set(table2_columns())
     lines, recomputed_any = [], not complete
@@ -92,16 +95,17 @@ def table2_of(p: Pivot, model: str, benchmark: str, paper: dict[str, dict[str, f
             theirs[AVG] = ref.get(AVG) if complete and len(ran) == len(p.columns) else recomputed
             recomputed_any |= len(ran) < len(p.columns)
         lines.append(Line(label, setting(rows), ours, theirs, p.coverage(label)))
-    return Table2(model, benchmark, list(p.columns), lines, recomputed_any)
+    return Table2(model, benchmark, list(p.columns), lines, recomputed_any, note)
 
 
-def build_table2(rows: list[Row], model: str) -> list[Table2]:
-    """Table 2 of ``model`` for each of its benchmarks in the Table 2 layout (InfiniteBench tasks)."""
+def build_table2(rows: list[Row], model: str, note: str = "") -> list[Table2]:
+    """Table 2 of ``model`` for each of its benchmarks in the Table 2 layout (InfiniteBench tasks); ``note``
+    is printed under each table."""
     paper = paper_table2(model)
     out = []
     for (m, bench), sel in groups(rows).items():
         if m == model and by_task(sel):
-            out.append(table2_of(pivot(sel, "task"), model, bench, paper))
+            out.append(table2_of(pivot(sel, "task"), model, bench, paper, note))
     return out
 
 
@@ -151,7 +155,7 @@ def _notes(t: Table2) -> list[str]:
         notes.append(f"No paper numbers for {t.model}.")
     if t.incomplete:
         notes.append("Tasks: a run that skipped tasks averages over the tasks it ran.")
-    return notes
+    return [*notes, t.note] if t.note else notes
 
 
 def _cell(line: Line, col: str, best: float | None, bold: str, paper: str) -> str:
@@ -207,10 +211,10 @@ def table2_latex(tables: list[Table2]) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_table2(rows: list[Row], model: str, out_dir: str | Path) -> list[Path]:
+def write_table2(rows: list[Row], model: str, out_dir: str | Path, note: str = "") -> list[Path]:
     """Write ``table2.csv``, ``table2.md`` and ``table2.tex`` for ``model`` under ``out_dir``; nothing (an
     empty list) when ``rows`` hold no InfiniteBench results of that model."""
-    tables = build_table2(rows, model)
+    tables = build_table2(rows, model, note)
     if not tables:
         return []
     out_dir = Path(out_dir)

@@ -72,30 +72,44 @@ def hold_most_common(
     The most common value is counted over all items that have the key (ties: the smaller value first); a
     label without an item at that value keeps its own most common one. Held values: key -> the values kept.
     """
-    varying = varying_keys((label_of(i), params_of(i)) for i in items)
+    labels = [label_of(i) for i in items]
+    params = [params_of(i) for i in items]
+    varying = varying_keys(zip(labels, params, strict=True))
     held_keys = sorted({k for keys in varying.values() for k in keys} - set(free))
-    ranking: dict[str, list[Any]] = {}
+    ranking: dict[str, list[str]] = {}
     for key in held_keys:
-        counts = Counter(_hashable(params_of(i)[key]) for i in items if key in params_of(i))
-        ranked = sorted(counts, key=lambda v: (-counts[v], value_key(json.loads(v))))
-        ranking[key] = [json.loads(v) for v in ranked]
-    groups: dict[str, list[T]] = {}
-    for item in items:
-        groups.setdefault(label_of(item), []).append(item)
-    kept: list[T] = []
+        counts = Counter(_hashable(p[key]) for p in params if key in p)
+        ranking[key] = sorted(counts, key=lambda v: (-counts[v], value_key(json.loads(v))))
+    groups: dict[str, list[int]] = {}
+    for n, label in enumerate(labels):
+        groups.setdefault(label, []).append(n)
+    kept: list[int] = []
     held: dict[str, list[Any]] = {}
     for group in groups.values():
         for key in held_keys:
-            present = {_hashable(params_of(i)[key]) for i in group if key in params_of(i)}
+            present = {_hashable(params[n][key]) for n in group if key in params[n]}
             if not present:
                 continue
-            value = next(v for v in ranking[key] if _hashable(v) in present)
-            if value not in held.setdefault(key, []):
-                held[key].append(value)
-            group = [i for i in group if _hashable(params_of(i).get(key, value)) == _hashable(value)]
+            value = next(v for v in ranking[key] if v in present)
+            if json.loads(value) not in held.setdefault(key, []):
+                held[key].append(json.loads(value))
+            group = [n for n in group if key not in params[n] or _hashable(params[n][key]) == value]
         kept += group
-    order = {id(i): n for n, i in enumerate(items)}
-    return sorted(kept, key=lambda i: order[id(i)]), held
+    return [items[n] for n in sorted(kept)], held
+
+
+def setting_values(
+    configs: Iterable[Mapping[str, Any]], held: Mapping[str, list[Any]], exclude: Collection[str] = ()
+) -> dict[str, list[Any]]:
+    """What a figure is drawn at: the held values, and each notational hyper-parameter (``C``, ``τ``, ``k``)
+    that all ``configs`` having it share (except ``exclude``, e.g. the swept key)."""
+    configs = list(configs)
+    out = {k: list(v) for k, v in held.items() if k not in exclude and any(k in c for c in configs)}
+    for key in PARAM_SYMBOLS:
+        values = {_hashable(c[key]) for c in configs if c.get(key) is not None}
+        if key not in out and key not in exclude and len(values) == 1:
+            out[key] = [json.loads(values.pop())]
+    return out
 
 
 def held_text(held: Mapping[str, list[Any]]) -> str:
