@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -97,7 +98,7 @@ def test_a_run_in_two_experiment_folders_counts_once(inputs) -> None:
     assert ruler.display.label == "ASL"
     assert ruler.held == {"kv_budget": [2048], "tau": [0.3]}
     assert ruler.samples.groupby("task").size().to_dict() == {"niah_single_1": 8, "qa_1": 8}
-    assert len({a.samples["run_hash"].nunique() for a in adaptive_samples(inputs.runs)}) == 1
+    assert {a.samples["run_hash"].nunique() for a in adaptive_samples(inputs.runs)} == {1}
 
 
 def test_sweeps_hold_the_other_parameters_and_say_so(inputs) -> None:
@@ -110,6 +111,14 @@ def test_sweeps_hold_the_other_parameters_and_say_so(inputs) -> None:
     assert sorted(budget.series) == ["ASL", "Demo", "FastKV", "GemFilter", "SnapKV"]
     assert [v for v, _ in budget.series["ASL"]] == [512, 1024, 2048, 4096]
     assert budget.held == {"tau": [0.3]} and budget.displays["Demo"] == DEMO  # a class no table names
+
+
+def test_sweep_titles_say_when_a_run_skipped_tasks(inputs) -> None:
+    rows = [
+        dataclasses.replace(r, tasks_total=r.tasks_run + 1) if r.label == "ASL" else r for r in inputs.rows
+    ]
+    (tau,) = sweeps(rows, "tau", "fullkv")
+    assert tau.title("tau") == "tau, ruler (C = 2048, 2 of 3 tasks)"
 
 
 def test_layer_markers_come_from_recorded_configs(results: Path, tmp_path: Path) -> None:

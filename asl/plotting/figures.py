@@ -17,8 +17,8 @@ from asl.plotting.selection import plot_rel_variance, plot_selection_hist
 from asl.plotting.style import apply_style
 from asl.plotting.sweeps import plot_budget, plot_tau
 from asl.results.table2 import write_table2
-from asl.results.tables import Row, by_task, groups
-from asl.results.variants import held_text
+from asl.results.tables import by_task, groups
+from asl.results.variants import held_text, setting_values
 
 log = logging.getLogger("asl.plotting")
 
@@ -28,17 +28,12 @@ class PlotError(Exception):
 
 
 def write_table2_figure(inputs: PlotInputs, model: str, out_dir: Path) -> list[Path]:
-    """Table 2 of the InfiniteBench benchmarks, each method at its most common setting (a tau sweep on the
-    same suite does not add rows; the held values are noted under the table)."""
-    rows: list[Row] = []
-    held: dict[str, list] = {}
-    for sel in groups(inputs.rows).values():
-        if by_task(sel):
-            kept, bench_held = hold_rows(sel)
-            rows += kept
-            for key, values in bench_held.items():
-                held.setdefault(key, []).extend(v for v in values if v not in held.get(key, []))
-    note = f"Methods held at their most common setting: {held_text(held)}." if held else ""
+    """Table 2 of the InfiniteBench benchmarks, each method at the model's most common setting (a tau sweep
+    on the same suite adds no rows; that setting is noted under the table)."""
+    kept, held = hold_rows(inputs.rows)
+    rows = [r for sel in groups(kept).values() if by_task(sel) for r in sel]
+    setting = held_text(setting_values((r.config for r in rows), held)) if held else ""
+    note = f"Methods held at their most common setting: {setting}." if setting else ""
     return write_table2(rows, model, out_dir, note)
 
 

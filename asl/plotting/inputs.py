@@ -83,13 +83,19 @@ def run_params(run: RunResult) -> dict[str, Any]:
 
 
 def hold_runs(runs: list[RunResult], free: Collection[str] = ()) -> tuple[list[RunResult], dict[str, list]]:
-    """Runs at the most common value of every hyper-parameter that varies within a method (except ``free``)."""
-    return hold_most_common(runs, lambda r: r.display.label, run_params, free)
+    """Runs of each method on each benchmark at the most common value (counted over all ``runs``, e.g. a
+    model's) of every hyper-parameter that varies (except ``free``, the swept one)."""
+    return hold_most_common(runs, lambda r: (r.summary.benchmark, r.display.label), run_params, free)
 
 
 def hold_rows(rows: list[Row], free: Collection[str] = ()) -> tuple[list[Row], dict[str, list]]:
-    """Summary rows held as :func:`hold_runs`."""
-    return hold_most_common(rows, lambda r: r.label, lambda r: method_params(r.config), free)
+    """Summary rows of the runs :func:`hold_runs` keeps (counted per run, not per row)."""
+    first = list({r.run_hash: r for r in reversed(rows)}.values())
+    kept, held = hold_most_common(
+        first, lambda r: (r.benchmark, r.label), lambda r: method_params(r.config), free
+    )
+    hashes = {r.run_hash for r in kept}
+    return [r for r in rows if r.run_hash in hashes], held
 
 
 def record_frame(runs: Iterable[RunResult]) -> pd.DataFrame:

@@ -33,7 +33,8 @@ class Heatmap:
 
 def niah_samples(runs: list[RunResult]) -> tuple[pd.DataFrame, str]:
     """Scored NIAH samples with a depth and a length, each method at its most common setting (as text)."""
-    kept, held = hold_runs([r for r in runs if r.summary.family == "niah"])
+    kept, held = hold_runs(runs)
+    kept = [r for r in kept if r.summary.family == "niah"]
     setting = held_text(setting_values((r.summary.method for r in kept), held))
     df = record_frame(kept)
     if df.empty:

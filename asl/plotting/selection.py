@@ -47,16 +47,16 @@ class Adaptive:
 
 def adaptive_samples(runs: list[RunResult]) -> list[Adaptive]:
     """Per benchmark: the samples of the adaptive method with the lowest display order, held at the most
-    common setting of that benchmark's runs."""
+    common setting of ``runs`` (one model's)."""
     recorded = [r for r in runs if any(rec.rel_variance for rec in r.records())]
     markers = layer_markers(runs)
+    kept, held = hold_runs(runs)
     out = []
     for bench in sorted({r.summary.benchmark for r in recorded}):
         display = min(
             (r.display for r in recorded if r.summary.benchmark == bench), key=lambda d: (d.order, d.label)
         )
-        kept, held = hold_runs([r for r in runs if r.summary.benchmark == bench])
-        mine = [r for r in kept if r.display.label == display.label]
+        mine = [r for r in kept if r.summary.benchmark == bench and r.display.label == display.label]
         samples = record_frame(mine)
         seen = [*samples["selection_layer"].dropna(), *(k for rv in samples["rel_variance"] for k in rv)]
         num_layers = (

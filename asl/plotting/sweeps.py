@@ -48,10 +48,11 @@ class Sweep:
 
 
 def sweeps(rows: list[Row], key: str, baseline: str) -> list[Sweep]:
-    """Per benchmark, the methods whose rows take at least two values of ``key``."""
+    """Per benchmark, the methods whose rows take at least two values of ``key``, the other hyper-parameters
+    held at their most common value over ``rows`` (one model's)."""
     out = []
-    for (_, bench), sel in groups(rows).items():
-        kept, held = hold_rows(sel, free=(key,))
+    kept_rows, held = hold_rows(rows, free=(key,))
+    for (_, bench), kept in groups(kept_rows).items():
         series: dict[str, dict[float, list[Row]]] = {}
         for r in kept:
             if isinstance(r.config.get(key), (int, float)):
@@ -62,9 +63,9 @@ def sweeps(rows: list[Row], key: str, baseline: str) -> list[Sweep]:
             if len(pts) >= 2
         }
         if swept:
-            displays = {r.label: r.display for r in sel}
+            displays = {r.label: r.display for r in kept}
             base = [r for r in kept if r.method == baseline]
-            out.append(Sweep(bench, sel[0].family, key, swept, displays, base, held))
+            out.append(Sweep(bench, kept[0].family, key, swept, displays, base, held))
     return out
 
 

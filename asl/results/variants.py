@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -43,12 +43,12 @@ def _hashable(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def varying_keys(configs: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, list[str]]:
+def varying_keys(configs: Iterable[tuple[Hashable, Mapping[str, Any]]]) -> dict[Hashable, list[str]]:
     """Label -> the keys whose values differ among the configs with that label (a missing key differs)."""
-    seen: dict[str, list[Mapping[str, Any]]] = {}
+    seen: dict[Hashable, list[Mapping[str, Any]]] = {}
     for label, params in configs:
         seen.setdefault(label, []).append(params)
-    out: dict[str, list[str]] = {}
+    out: dict[Hashable, list[str]] = {}
     for label, group in seen.items():
         keys = sorted({k for p in group for k in p})
         out[label] = [k for k in keys if len({_hashable(p.get(k, "\0missing")) for p in group}) > 1]
@@ -62,17 +62,18 @@ def variant_label(label: str, params: Mapping[str, Any], keys: Sequence[str]) ->
 
 def hold_most_common(
     items: Sequence[T],
-    label_of: Callable[[T], str],
+    group_of: Callable[[T], Hashable],
     params_of: Callable[[T], Mapping[str, Any]],
     free: Collection[str] = (),
 ) -> tuple[list[T], dict[str, list[Any]]]:
-    """Keep, per label, the items at the most common value of every hyper-parameter that varies within a
-    label (except the ``free`` ones, e.g. the swept key); returns the kept items and the held values.
+    """Keep, per group (a method label, or a benchmark and a label), the items at the most common value of
+    every hyper-parameter that varies within a group (except the ``free`` ones, e.g. the swept key);
+    returns the kept items and the held values (key -> the values kept).
 
-    The most common value is counted over all items that have the key (ties: the smaller value first); a
-    label without an item at that value keeps its own most common one. Held values: key -> the values kept.
+    The most common value is counted over all items that have the key (ties: the smaller value first), so
+    one setting holds across groups; a group without an item at that value keeps its own most common one.
     """
-    labels = [label_of(i) for i in items]
+    labels = [group_of(i) for i in items]
     params = [params_of(i) for i in items]
     varying = varying_keys(zip(labels, params, strict=True))
     held_keys = sorted({k for keys in varying.values() for k in keys} - set(free))
@@ -80,7 +81,7 @@ def hold_most_common(
     for key in held_keys:
         counts = Counter(_hashable(p[key]) for p in params if key in p)
         ranking[key] = sorted(counts, key=lambda v: (-counts[v], value_key(json.loads(v))))
-    groups: dict[str, list[int]] = {}
+    groups: dict[Hashable, list[int]] = {}
     for n, label in enumerate(labels):
         groups.setdefault(label, []).append(n)
     kept: list[int] = []
@@ -99,16 +100,16 @@ def hold_most_common(
 
 
 def setting_values(
-    configs: Iterable[Mapping[str, Any]], held: Mapping[str, list[Any]], exclude: Collection[str] = ()
+    configs: Iterable[Mapping[str, Any]], held: Collection[str], exclude: Collection[str] = ()
 ) -> dict[str, list[Any]]:
-    """What a figure is drawn at: the held values, and each notational hyper-parameter (``C``, ``τ``, ``k``)
-    that all ``configs`` having it share (except ``exclude``, e.g. the swept key)."""
+    """What a figure is drawn at: the values its ``configs`` take for each ``held`` key, and each notational
+    hyper-parameter (``C``, ``τ``, ``k``) that they all share (except ``exclude``, e.g. the swept key)."""
     configs = list(configs)
-    out = {k: list(v) for k, v in held.items() if k not in exclude and any(k in c for c in configs)}
-    for key in PARAM_SYMBOLS:
+    out: dict[str, list[Any]] = {}
+    for key in sorted(set(held) | set(PARAM_SYMBOLS)):
         values = {_hashable(c[key]) for c in configs if c.get(key) is not None}
-        if key not in out and key not in exclude and len(values) == 1:
-            out[key] = [json.loads(values.pop())]
+        if key not in exclude and values and (key in held or len(values) == 1):
+            out[key] = [json.loads(v) for v in values]
     return out
 
 
