@@ -9,9 +9,11 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from statistics import fmean
 
 import pytest
 
+from asl.results.paper import paper_table2, table2_columns
 from asl.results.reader import load_runs
 from asl.results.schema import SampleRecord
 from asl.results.table2 import build_table2, table2_csv, write_table2
@@ -164,3 +166,12 @@ def test_tables_markdown_needs_no_files(runs: Path) -> None:
     """The Markdown is a pure function of the rows (write_tables only adds the files)."""
     rows = summary_rows(load_runs(runs / "ruler"))
     assert tables_markdown(rows, "fullkv") == write_tables(runs / "ruler", "fullkv")[2]
+
+
+def test_paper_rows_are_keyed_by_the_methods_display_labels() -> None:
+    """Table 2 matches the paper by label; the paper's Avg. (used when all 10 tasks ran) is its task mean."""
+    for model in ("llama31_8b_ul", "qwen25_7b"):
+        paper = paper_table2(model)
+        assert {"Full KV", "ASL", "ASL_2pass", "FastKV (Full before)", "ASL (Full before)"} <= set(paper)
+        for row in paper.values():
+            assert abs(fmean(row[t] for t in table2_columns()) - row["avg"]) < 0.06
