@@ -1,37 +1,38 @@
 #!/usr/bin/env python
-"""Rebuild tables from the run directories under results_dir, without the model.
+"""Rebuild the tables of the runs under results_dir, without the model (Hydra app).
 
-    python scripts/make_tables.py results_dir=results/table2/smollm2_135m
+    python scripts/make_tables.py results_dir=results/table2
 
-Writes results_dir/summary.csv and results_dir/tables.md and prints the Markdown.
+Writes results_dir/summary.csv and results_dir/tables.md from the runs' metrics.json and prints the
+Markdown; TTFT/TPOT ratios are taken to tables.ratio_baseline (configs/config.yaml).
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import hydra
+from omegaconf import DictConfig
 
-import hydra  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
+from asl.harness.cli import fail, precheck_or_exit
+from asl.paths import CONFIG_DIR
 
-from asl.harness.cli import CONFIG_DIR, fail, precheck_or_exit  # noqa: E402
+PROG = "make_tables.py"
 
 
 @hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base=None)
 def main(cfg: DictConfig) -> None:
     """Write summary.csv and tables.md."""
-    from asl.harness.tables import find_runs, write_tables
+    from asl.results.tables import write_tables
 
-    results_dir = Path(cfg.results_dir)
-    if not find_runs(results_dir):
-        fail(f"no run directories under {results_dir}", "make_tables.py")
-    csv_path, md_path, md = write_tables(results_dir, str(cfg.tables.ratio_baseline))
+    try:
+        csv_path, md_path, md = write_tables(cfg.results_dir, str(cfg.tables.ratio_baseline))
+    except (ValueError, OSError) as exc:
+        fail(str(exc).splitlines()[0], PROG)
     print(md)
     print(f"wrote {csv_path} and {md_path}")
 
 
 if __name__ == "__main__":
-    precheck_or_exit(sys.argv[1:], "make_tables.py")
+    precheck_or_exit(sys.argv[1:], PROG)
     main()

@@ -1,12 +1,13 @@
 #!/usr/bin/env python
-"""Reproduce the paper's Table 2 (InfiniteBench, every method) on one model and print it.
+"""Reproduce the paper's Table 2 (InfiniteBench, every method) on one model and print it (Hydra app).
 
     python scripts/reproduce_table2.py                          # embedded SmolLM2-135M on CPU
     python scripts/reproduce_table2.py model=llama31_8b_ul      # paper setting on a GPU, beside the paper
 
 CPU models (source embedded/tiny) use experiment=table2_embedded (calibrated embedded suite, budget 256),
 the others experiment=table2 (infinitebench_paper, budget 2048); `experiment=...` picks one explicitly.
-Other overrides pass through to scripts/run.py. Writes results/table2/<model>/table2.{csv,md}.
+The overrides pass through to `scripts/run.py -m`. Writes results_dir/summary.csv and tables.md, and
+results_dir/<model>/table2.{csv,md,tex} (results_dir = results/table2 from the experiment).
 """
 
 from __future__ import annotations
@@ -15,51 +16,47 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import hydra
+from omegaconf import DictConfig
 
-from asl.harness.cli import CONFIG_DIR, fail, precheck  # noqa: E402
+from asl.harness.cli import fail, precheck_or_exit
+from asl.paths import CONFIG_DIR, REPO_ROOT
 
 PROG = "reproduce_table2.py"
+CPU_SOURCES = ("embedded", "tiny")
 
 
-def _compose(overrides: list[str]):
-    from hydra import compose, initialize_config_dir
+@hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base=None)
+def main(cfg: DictConfig) -> None:
+    """Run the Table 2 multirun, then build, write and print the table."""
+    from hydra import compose
+    from hydra.core.hydra_config import HydraConfig
 
-    with initialize_config_dir(str(CONFIG_DIR), version_base=None):
-        return compose("config", overrides=overrides)
+    from asl.results.reader import load_runs
+    from asl.results.table2 import write_table2
+    from asl.results.tables import summary_rows, write_tables
 
-
-def main(argv: list[str]) -> int:
-    """Run the Table 2 multirun, then build and print the table."""
-    from asl.harness.report import table2_report
-    from asl.harness.store import atomic_write_text
-    from asl.harness.tables import summary_rows, write_tables
-
-    args = [a for a in argv if not a.startswith("-")]
+    args = list(HydraConfig.get().overrides.task)
     if not any(a.startswith("experiment=") for a in args):
-        msg = precheck(args)
-        if msg:
-            fail(msg, PROG)
-        source = str(_compose(args).model.get("source"))
-        args = [f"experiment={'table2_embedded' if source in ('embedded', 'tiny') else 'table2'}", *args]
-    msg = precheck(args)
-    if msg:
-        fail(msg, PROG)
-    cfg = _compose(args)
-    model, results_dir = str(cfg.model.name), Path(cfg.results_dir)
+        experiment = "table2_embedded" if cfg.model.get("source") in CPU_SOURCES else "table2"
+        args = [f"experiment={experiment}", *args]
+    run_cfg = compose("config", overrides=args)
+    model, results_dir = str(run_cfg.model.name), Path(run_cfg.results_dir)
     print(f"Table 2 on {model}: {args[0]} -> {results_dir}", flush=True)
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "run.py"), "-m", *args], cwd=ROOT)
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "run.py"), "-m", *args], cwd=REPO_ROOT)
     if proc.returncode != 0:
-        return proc.returncode
-    write_tables(results_dir, str(cfg.tables.ratio_baseline))
-    csv_text, md = table2_report(summary_rows(results_dir), model)
-    atomic_write_text(results_dir / "table2.csv", csv_text)
-    atomic_write_text(results_dir / "table2.md", md + "\n")
-    print(md)
-    print(f"\nwrote {results_dir / 'table2.csv'} and {results_dir / 'table2.md'}")
-    return 0
+        sys.exit(proc.returncode)
+    try:
+        write_tables(results_dir, str(run_cfg.tables.ratio_baseline))
+        paths = write_table2(summary_rows(load_runs(results_dir)), model, results_dir / model)
+    except (ValueError, OSError) as exc:
+        fail(str(exc).splitlines()[0], PROG)
+    if not paths:
+        fail(f"no InfiniteBench results of {model} under {results_dir}", PROG)
+    print(next(p for p in paths if p.suffix == ".md").read_text())
+    print("wrote " + ", ".join(str(p) for p in paths))
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    precheck_or_exit(sys.argv[1:], PROG)
+    main()

@@ -1,8 +1,11 @@
-"""scripts/plot.py on the small synthetic results tree in tests/fixtures/plots/results (CPU, no model)."""
+"""Figures and Table 2 from the synthetic results tree in tests/fixtures/plots/results (CPU, no model)."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -11,34 +14,30 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from asl.plotting import PlotError, main, run
-from asl.plotting.aggregate import summarize_samples
-from asl.plotting.loading import load_efficiency, load_samples, load_summary, read_jsonl
-from asl.plotting.paper import RUNNER_TABLE2, _bundled, _normalise_table2, paper_table2
-from asl.plotting.table2 import write_table2
+from asl.plotting import PlotError, draw_figures
+from asl.plotting.inputs import efficiency_frame, layer_markers, load_inputs
+from asl.plotting.selection import adaptive_samples
+from asl.plotting.sweeps import sweeps
+from tests.results_fixtures import DemoMethod
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "fixtures" / "plots" / "results"
 MODEL = "llama31_8b_ul"
 FIGURES = [
-    "niah_heatmap_fullkv",
-    "niah_heatmap_snapkv",
-    "niah_heatmap_gemfilter",
-    "niah_heatmap_fastkv",
-    "niah_heatmap_asl",
-    "niah_heatmap_asl_2pass",
-    "niah_heatmap_all",
+    *(f"niah_heatmap_{m}" for m in ("fullkv", "snapkv", "gemfilter", "fastkv", "asl", "asl_2pass", "all")),
     "tau_sensitivity_ruler",
-    "selection_layer_hist_infinitebench",
-    "selection_layer_hist_niah",
-    "selection_layer_hist_ruler",
-    "rel_variance_infinitebench",
-    "rel_variance_niah",
-    "rel_variance_ruler",
+    *(
+        f"{f}_{b}"
+        for f in ("selection_layer_hist", "rel_variance")
+        for b in ("infinitebench", "niah", "ruler")
+    ),
     "efficiency_vs_context",
     "accuracy_vs_budget_ruler",
 ]
-EXPECTED = sorted([f"{f}.{ext}" for f in FIGURES for ext in ("png", "pdf")] + ["table2.md", "table2.tex"])
+EXPECTED = sorted(
+    [f"{f}.{ext}" for f in FIGURES for ext in ("png", "pdf")] + [f"table2.{e}" for e in ("csv", "md", "tex")]
+)
+DEMO = DemoMethod(name="demo", kv_budget=1, stride=1).display()
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -47,7 +46,7 @@ def _files(root: Path) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory) -> Path:
-    """A private copy of the fixture tree (the script writes figures under it)."""
+    """A private copy of the fixture tree (the figures are written under it)."""
     dst = tmp_path_factory.mktemp("plots") / "results"
     shutil.copytree(FIXTURE, dst)
     return dst
@@ -55,14 +54,19 @@ def results(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def first_run(results: Path) -> dict[str, bytes]:
-    assert main([f"results_dir={results}"]) == 0
+    draw_figures(results)
     return _files(results / "figures")
+
+
+@pytest.fixture(scope="module")
+def inputs(results: Path):
+    return load_inputs(results).of_model(MODEL)
 
 
 def test_every_figure_is_written(first_run: dict[str, bytes]) -> None:
     assert sorted(first_run) == [f"{MODEL}/{name}" for name in EXPECTED]
     for name, data in first_run.items():
-        assert len(data) > 1000, name
+        assert len(data) > 500, name
         if name.endswith(".png"):
             assert data.startswith(b"\x89PNG")
         elif name.endswith(".pdf"):
@@ -70,133 +74,125 @@ def test_every_figure_is_written(first_run: dict[str, bytes]) -> None:
 
 
 def test_rerun_is_idempotent(results: Path, first_run: dict[str, bytes]) -> None:
-    written = run(results, model=MODEL)
+    written = draw_figures(results, model=MODEL)
     assert sorted(str(p.relative_to(results / "figures")) for p in written) == sorted(first_run)
     second = _files(results / "figures")
-    assert second.keys() == first_run.keys()
     changed = [k for k in first_run if first_run[k] != second[k]]
-    assert not changed, f"re-run changed {changed}"
+    assert second.keys() == first_run.keys() and not changed, f"re-run changed {changed}"
 
 
-def test_table2_has_ours_paper_and_bold(first_run: dict[str, bytes]) -> None:
+def test_table2_beside_the_paper_with_the_demo_method(first_run: dict[str, bytes]) -> None:
     md = first_run[f"{MODEL}/table2.md"].decode()
     tex = first_run[f"{MODEL}/table2.tex"].decode()
     assert "| Setting | Method | En.Sum |" in md and "Retr.KV | Avg. |" in md
-    assert "(16.2)" in md and "(15.4)" in md  # the paper's Retr.KV for Full KV and ASL Full-before
-    assert "**" in md and "Full before → 2048 after" in md
-    assert r"\textbf{" in tex and r"\begin{tabular}" in tex and r"{\scriptsize(38.7)}" in tex
-    methods = [
-        line.split("|")[2].strip()
-        for line in md.splitlines()
-        if line.startswith("| KV") or "Full before" in line
+    assert " / 16.20 (" in md and " / 15.40 (" in md  # the paper's Retr.KV of Full KV and ASL (Full before)
+    assert "**" in md and r"\textbf{" in tex and r"\begin{tabular}" in tex and r"\tiny(38.70, " in tex
+    methods = [line.split("|")[2].strip() for line in md.splitlines() if line.startswith("| KV")]
+    assert methods == ["Full KV", "SnapKV", "FastKV", "ASL", "GemFilter", "ASL_2pass", "Demo",
+                       "FastKV (Full before)", "ASL (Full before)"]  # fmt: skip
+
+
+def test_a_run_in_two_experiment_folders_counts_once(inputs) -> None:
+    """The ASL run at tau 0.3 / budget 2048 sits under sweeps/tau and sweeps/budget: n = 2 lengths x 4."""
+    ruler = next(a for a in adaptive_samples(inputs.runs) if a.benchmark == "ruler")
+    assert ruler.display.label == "ASL"
+    assert ruler.held == {"kv_budget": [2048], "tau": [0.3]}
+    assert ruler.samples.groupby("task").size().to_dict() == {"niah_single_1": 8, "qa_1": 8}
+    assert {a.samples["run_hash"].nunique() for a in adaptive_samples(inputs.runs)} == {1}
+
+
+def test_sweeps_hold_the_other_parameters_and_say_so(inputs) -> None:
+    (tau,) = sweeps(inputs.rows, "tau", "fullkv")
+    assert sorted(tau.series) == ["ASL", "ASL (Full before)"]
+    assert [v for v, _ in tau.series["ASL"]] == [0.2, 0.3, 0.4, 0.5, 0.6]
+    assert tau.held == {"kv_budget": [2048]} and "C = 2048" in tau.title("tau")
+    assert [r.label for r in tau.baseline] == ["Full KV"] * 4
+    (budget,) = sweeps(inputs.rows, "kv_budget", "fullkv")
+    assert sorted(budget.series) == ["ASL", "Demo", "FastKV", "GemFilter", "SnapKV"]
+    assert [v for v, _ in budget.series["ASL"]] == [512, 1024, 2048, 4096]
+    assert budget.held == {"tau": [0.3]} and budget.displays["Demo"] == DEMO  # a class no table names
+
+
+def test_sweep_titles_say_when_a_run_skipped_tasks(inputs) -> None:
+    rows = [
+        dataclasses.replace(r, tasks_total=r.tasks_run + 1) if r.label == "ASL" else r for r in inputs.rows
     ]
-    assert methods[:3] == ["FullKV", "SnapKV", "FastKV"] and len(methods) == 8
+    (tau,) = sweeps(rows, "tau", "fullkv")
+    assert tau.title("tau") == "tau, ruler (C = 2048, 2 of 3 tasks)"
 
 
-def test_summary_csv_and_run_dirs_agree(results: Path, tmp_path: Path) -> None:
-    from_csv = load_summary(results)
-    computed = summarize_samples(load_samples(results))
-    keys = ["method", "benchmark", "task", "context_length", "kv_budget", "tau"]
-    merged = from_csv.merge(computed, on=keys, suffixes=("_csv", "_runs"))
-    assert len(merged) == len(from_csv) == len(computed)
-    assert (merged["accuracy_csv"] - merged["accuracy_runs"]).abs().max() < 1e-3
-    a, b = tmp_path / "a", tmp_path / "b"
-    write_table2(from_csv, MODEL, a)
-    write_table2(computed, MODEL, b)
-    assert (a / "table2.md").read_text() == (b / "table2.md").read_text()
+def test_layer_markers_come_from_recorded_configs(results: Path, tmp_path: Path) -> None:
+    marks = [(m.key, m.layer, m.display.label) for m in layer_markers(load_inputs(results).runs)]
+    assert marks == [("l_min", 10, "ASL"), ("filter_layer", 13, "GemFilter"), ("tsp_layer", 15, "FastKV")]
+    copy = tmp_path / "results"
+    shutil.copytree(results / "infinitebench", copy)
+    for path in copy.rglob("metrics.json"):
+        data = json.loads(path.read_text())
+        if "tsp_layer" in data["method"]:
+            data["method"]["tsp_layer"] = 7
+            path.write_text(json.dumps(data))
+    marks = {(m.key, m.layer) for m in layer_markers(load_inputs(copy).runs)}
+    assert ("tsp_layer", 7) in marks and ("tsp_layer", 15) not in marks
 
 
-def test_inputs_contract(results: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_efficiency_rows_styled_by_their_method_config(results: Path, tmp_path: Path, caplog) -> None:
+    eff = efficiency_frame(results)
+    assert not eff["method"].str.startswith("fastkv_forced[").any()
+    assert {"Full KV", "ASL (Full before)", "Demo"} <= set(eff["label"])
+    assert eff.loc[eff["label"] == "Demo", "display"].iloc[0] == DEMO
+    table = pd.read_csv(results / "efficiency" / MODEL / "efficiency.csv")
+    table.loc[0, "method_config"] = None  # a row the efficiency bench wrote before it recorded configs
+    table.to_csv(tmp_path / "efficiency.csv", index=False)
     with caplog.at_level(logging.WARNING, logger="asl.plotting"):
-        rows = read_jsonl(results / "niah" / "snapkv" / "predictions.jsonl")
-    assert len(rows) == 25 and "unparsable" in caplog.text  # the torn last line is skipped
-    samples = load_samples(results)
-    assert set(samples["method"]) == {
-        "fullkv",
-        "snapkv",
-        "gemfilter",
-        "fastkv",
-        "fastkv_fullbefore",
-        "asl",
-        "asl_fullbefore",
-        "asl_2pass",
-    }
-    asl = samples[(samples["method"] == "asl") & (samples["benchmark"] == "infinitebench")]
-    assert asl["selection_layer"].isna().any() and asl["selection_layer"].notna().any()
-    assert all(isinstance(k, int) for rv in asl["rel_variance"] for k in rv)
-    eff = load_efficiency(results)
-    assert {"asl_fullbefore", "fastkv_fullbefore"} <= set(eff["method"])
+        assert len(efficiency_frame(tmp_path)) == len(eff) - 1
+    assert "1 row(s) without a usable method_config" in caplog.text
 
 
 def test_partial_inputs_skip_with_a_note(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """summary.csv + efficiency.csv only: the sample-level figures are skipped with one log line each."""
+    """efficiency.csv only: the run-level figures are skipped with one log line each."""
     shutil.copytree(FIXTURE / "efficiency", tmp_path / "efficiency")
-    shutil.copy(FIXTURE / "summary.csv", tmp_path / "summary.csv")
     with caplog.at_level(logging.INFO, logger="asl.plotting"):
-        written = run(tmp_path, out_dir=tmp_path / "out")
-    figures = ("efficiency_vs_context", "tau_sensitivity_ruler", "accuracy_vs_budget_ruler")
-    expected = [f"{f}.{e}" for f in figures for e in ("png", "pdf")] + ["table2.md", "table2.tex"]
-    assert sorted(p.name for p in written) == sorted(expected)
+        written = draw_figures(tmp_path, tmp_path / "out")
+    assert sorted(p.name for p in written) == ["efficiency_vs_context.pdf", "efficiency_vs_context.png"]
     skips = [r.getMessage() for r in caplog.records if r.getMessage().startswith("skip:")]
-    assert len(skips) == 3 and all("\n" not in s for s in skips)
-    assert any("niah" in s for s in skips) and any("rank-variance" in s for s in skips)
-
-
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["results_dir=/nonexistent/results"], "does not exist"),
-        (["results_dir"], "bad argument"),
-        (["colour=red"], "bad argument"),
-        ([], "results_dir is required"),
-    ],
-)
-def test_bad_arguments(argv: list[str], message: str, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="asl.plotting"):
-        assert main(argv) == 2
-    assert message in caplog.text
+    assert len(skips) == 5 and all("\n" not in s for s in skips)
 
 
 def test_nothing_found_and_unknown_model(tmp_path: Path, results: Path) -> None:
     (tmp_path / "empty" / "sub").mkdir(parents=True)
     with pytest.raises(PlotError, match="nothing to plot"):
-        run(tmp_path / "empty")
+        draw_figures(tmp_path / "empty")
     with pytest.raises(PlotError, match="no results for model=qwen25_7b"):
-        run(results, out_dir=tmp_path / "out", model="qwen25_7b")
+        draw_figures(results, tmp_path / "out", model="qwen25_7b")
 
 
-def test_cli_empty_results_dir_one_line_nonzero(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "plot.py"), f"results_dir={tmp_path}"],
-        capture_output=True,
-        text=True,
-        timeout=120,
+def run_plot(*args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, str(REPO / "scripts" / "plot.py"), *args]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}  # the Demo method's class lives in tests/
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=180, cwd=REPO, env=env)
+
+
+def test_cli_model_and_figures_dir(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURE / "efficiency", tmp_path / "results" / "efficiency")
+    proc = run_plot(
+        f"results_dir={tmp_path / 'results'}", f"model={MODEL}", f"figures_dir={tmp_path / 'figs'}"
     )
-    assert proc.returncode != 0
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "figs" / MODEL / "efficiency_vs_context.png").is_file()
+    assert not (tmp_path / "results" / "figures").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["results_dir={tmp}/nonexistent"], "does not exist"),
+        (["results_dir={tmp}"], "nothing to plot"),
+        (["colour=red"], "Could not override 'colour'"),
+        (["results_dir={tmp}", "model=nope"], "unknown model 'nope'"),
+    ],
+)
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    proc = run_plot(*(a.format(tmp=tmp_path) for a in args))
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "nothing to plot" in lines[0]
+    assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], proc.stderr
     assert not (tmp_path / "figures").exists()
-
-
-def test_paper_numbers_bundled_match_runner_file() -> None:
-    bundled = _normalise_table2(_bundled())
-    assert bundled[MODEL]["asl_fullbefore"]["kv_retrieval"] == 15.4
-    if RUNNER_TABLE2.exists():
-        for model in ("llama31_8b_ul", "qwen25_7b"):
-            assert paper_table2(model)[0] == bundled[model]
-    frame = pd.DataFrame(bundled["qwen25_7b"]).T
-    assert abs(frame.drop(columns="avg").mean(axis=1) - frame["avg"]).max() < 0.06
-
-
-def test_summary_from_make_tables_is_understood(results: Path, tmp_path: Path) -> None:
-    """Compatibility with the real make_tables writer, when it is importable."""
-    tables = pytest.importorskip("asl.harness.tables")
-    copy = tmp_path / "results"
-    shutil.copytree(results, copy, ignore=shutil.ignore_patterns("figures", "summary.csv"))
-    tables.write_tables(copy)
-    from_tool = load_summary(copy)
-    assert not from_tool.empty
-    a, b = tmp_path / "a", tmp_path / "b"
-    write_table2(from_tool, MODEL, a)
-    write_table2(summarize_samples(load_samples(copy)), MODEL, b)
-    assert (a / "table2.md").read_text() == (b / "table2.md").read_text()

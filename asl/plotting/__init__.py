@@ -1,5 +1,5 @@
-"""Figures and tables from run directories and summary tables (``make plots``); never loads a model."""
+"""Figures and Table 2 from run directories and efficiency.csv files (``make plots``); never loads a model."""
 
-from asl.plotting.runner import PlotError, main, run
+from asl.plotting.figures import PlotError, draw_figures
 
-__all__ = ["PlotError", "main", "run"]
+__all__ = ["PlotError", "draw_figures"]

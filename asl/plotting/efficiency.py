@@ -1,4 +1,5 @@
-"""Efficiency vs context length (TTFT, TPOT, peak and KV memory), absolute and as ratio to FullKV."""
+"""Efficiency vs context length (TTFT, TPOT, peak and KV memory), absolute and as ratio to the baseline
+(``tables.ratio_baseline``, Full KV); methods styled by the ``method_config`` of their efficiency.csv rows."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import LogFormatter
 
-from asl.plotting.aggregate import default_budget, fixed_value, hold
-from asl.plotting.style import PAGE_W, TOKENS_FORMATTER, method_color, method_style, save_figure, sort_methods
+from asl.plotting.style import PAGE_W, TOKENS_FORMATTER, in_order, line_style, save_figure
+from asl.results.variants import held_text, hold_most_common, setting_values
 
 log = logging.getLogger("asl.plotting")
 
@@ -32,43 +33,47 @@ METRICS = (
 )
 
 
-def _prepare(eff: pd.DataFrame, model: str) -> pd.DataFrame:
-    """Rows of one model and device at the default budget, averaged per (method, context length)."""
+def _prepare(eff: pd.DataFrame, model: str) -> tuple[pd.DataFrame, str]:
+    """Rows of one model and device, each method at its most common setting, averaged per (method,
+    context length); also that setting as text."""
     df = eff[eff["model"] == model].copy()
     if "device" in df.columns and df["device"].nunique() > 1:
         device = df["device"].mode().iloc[0]
         log.info("efficiency (%s): several devices, plotting %s", model, device)
         df = df[df["device"] == device]
-    if "kv_budget" in df.columns:
-        df = hold(
-            df,
-            "kv_budget",
-            fixed_value(
-                df.loc[df["method"] != "fullkv", "kv_budget"], default_budget(), "efficiency kv_budget"
-            ),
-        )
+    labels, params = list(df["label"]), list(df["params"])
+    kept, held = hold_most_common(range(len(df)), labels.__getitem__, params.__getitem__)
+    df = df.iloc[kept].copy()
+    setting = held_text(setting_values(df["params"], held))
     cols = [m[0] for m in METRICS] + [m[4] for m in METRICS if m[4]]
     for col in cols:
         df[col] = pd.to_numeric(df[col], errors="coerce") if col in df.columns else np.nan
     df["context_length"] = pd.to_numeric(df["context_length"], errors="coerce")
-    return df.groupby(["method", "context_length"])[cols].mean().reset_index()
+    means = df.groupby(["label", "context_length"])[cols].mean().reset_index()
+    first = df.drop_duplicates("label").set_index("label")
+    means["display"] = means["label"].map(first["display"])
+    means["name"] = means["label"].map(first["name"])
+    return means, setting
 
 
-def _ratio(df: pd.DataFrame, col: str, provided: str | None) -> pd.Series:
-    """col / FullKV's col at the same context length; the CSV's own ratio column where that is missing."""
-    ref = df[df["method"] == "fullkv"].set_index("context_length")[col]
+def _ratio(df: pd.DataFrame, col: str, provided: str | None, baseline: str) -> pd.Series:
+    """col / the baseline's col at the same context length; the CSV's own ratio column where that is missing."""
+    ref = df[df["name"] == baseline].groupby("context_length")[col].mean()
     out = df[col] / df["context_length"].map(ref)
     if provided:
         out = out.fillna(df[provided])
     return out
 
 
-def plot_efficiency(eff: pd.DataFrame, model: str, out_dir: Path) -> list[Path]:
-    """A 2 x 4 panel: absolute values (top, log scale) and ratios to FullKV (bottom) per method."""
+def plot_efficiency(eff: pd.DataFrame, model: str, out_dir: Path, baseline: str) -> list[Path]:
+    """A 2 x 4 panel: absolute values (top, log scale) and ratios to the baseline (bottom) per method."""
     if eff.empty or not (eff["model"] == model).any():
         log.info("skip: efficiency vs context length (%s): no efficiency.csv rows", model)
         return []
-    df = _prepare(eff, model)
+    df, setting = _prepare(eff, model)
+    is_base = (df["name"] == baseline).to_numpy()
+    base_display = df.loc[is_base, "display"].iloc[0] if is_base.any() else None
+    base_label = base_display.label if base_display is not None else baseline
     metrics = [m for m in METRICS if df[m[0]].notna().any()]
     if not metrics:
         log.info("skip: efficiency vs context length (%s): no timing or memory values", model)
@@ -78,13 +83,13 @@ def plot_efficiency(eff: pd.DataFrame, model: str, out_dir: Path) -> list[Path]:
     )
     lengths = sorted(df["context_length"].dropna().unique())
     for j, (col, scale, title, unit, provided) in enumerate(metrics):
-        ratio = _ratio(df, col, provided)
-        for method in sort_methods(df["method"].unique()):
-            mask = (df["method"] == method).to_numpy()
-            style = method_style(method)
+        ratio = _ratio(df, col, provided, baseline)
+        for display in in_order(df["display"]):
+            mask = (df["label"] == display.label).to_numpy()
+            style = line_style(display)
             x = df.loc[mask, "context_length"]
             axes[0][j].plot(x, df.loc[mask, col] * scale, **style)
-            if method != "fullkv" and ratio[mask].notna().any():
+            if not (mask & is_base).any() and ratio[mask].notna().any():
                 axes[1][j].plot(x, ratio[mask], **style)
         axes[0][j].set_yscale("log")
         for which, axis_fmt in (
@@ -97,16 +102,17 @@ def plot_efficiency(eff: pd.DataFrame, model: str, out_dir: Path) -> list[Path]:
                 else PlainLogFormatter()
             )
         axes[0][j].set_title(f"{title} ({unit})")
-        axes[1][j].axhline(1.0, color=method_color("fullkv"), linestyle=":", linewidth=0.9)
-        vals = ratio[df["method"] != "fullkv"].to_numpy(dtype=float)
+        if base_display is not None:
+            axes[1][j].axhline(1.0, color=base_display.color, linestyle=":", linewidth=0.9)
+        vals = ratio[~is_base].to_numpy(dtype=float)
         top = float(np.nanmax(vals)) if np.isfinite(vals).any() else 1.0
         if not np.isfinite(vals).any():
             axes[1][j].text(
-                0.5, 0.5, "no FullKV row", transform=axes[1][j].transAxes, ha="center", fontsize=7
+                0.5, 0.5, f"no {base_label} row", transform=axes[1][j].transAxes, ha="center", fontsize=7
             )
-            log.info("efficiency (%s): no FullKV row, %s ratio not drawn", model, title)
+            log.info("efficiency (%s): no %s row, %s ratio not drawn", model, base_label, title)
         axes[1][j].set_ylim(0, max(1.1, top * 1.08))
-        axes[1][j].set_title(f"{title} / FullKV")
+        axes[1][j].set_title(f"{title} / {base_label}")
         for ax in (axes[0][j], axes[1][j]):
             ax.set_xscale("log", base=2)
             ax.set_xticks(lengths)
@@ -115,11 +121,12 @@ def plot_efficiency(eff: pd.DataFrame, model: str, out_dir: Path) -> list[Path]:
             ax.tick_params(axis="x", labelrotation=90)
             ax.grid(True)
     axes[0][0].set_ylabel("Absolute (log scale)")
-    axes[1][0].set_ylabel("Ratio to FullKV")
+    axes[1][0].set_ylabel(f"Ratio to {base_label}")
     for ax in axes[1]:
         ax.set_xlabel("Context length")
     device = eff.loc[eff["model"] == model, "device"].mode() if "device" in eff.columns else pd.Series()
-    fig.suptitle(f"Efficiency vs context length, {model}" + (f" ({device.iloc[0]})" if len(device) else ""))
+    notes = ", ".join(n for n in (device.iloc[0] if len(device) else "", setting) if n)
+    fig.suptitle(f"Efficiency vs context length, {model}" + (f" ({notes})" if notes else ""))
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4), frameon=False)
     return save_figure(fig, out_dir, "efficiency_vs_context")

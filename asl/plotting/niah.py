@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -11,32 +13,43 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from asl.plotting.aggregate import default_budget, default_tau, fixed_value, hold
-from asl.plotting.style import (
-    COLUMN_W,
-    NIAH_CMAP,
-    PAGE_W,
-    method_label,
-    save_figure,
-    sort_methods,
-    tokens_label,
-)
+from asl.methods.base import Display
+from asl.plotting.inputs import hold_runs, record_frame
+from asl.plotting.style import COLUMN_W, NIAH_CMAP, PAGE_W, in_order, save_figure, tokens_label
+from asl.results.reader import RunResult
+from asl.results.variants import held_text, setting_values
 
 log = logging.getLogger("asl.plotting")
 
 
-def niah_samples(samples: pd.DataFrame) -> pd.DataFrame:
-    """NIAH rows with a depth, a length and a score, at the default budget and tau."""
-    if samples.empty:
-        return samples
-    fam = samples["family"].astype(str).str.lower()
-    df = samples[(fam == "niah") | samples["benchmark"].astype(str).str.lower().str.contains("niah")]
-    df = df.assign(length=df["length"].fillna(df["context_length"]))
-    df = df.dropna(subset=["depth", "length", "score"])
+@dataclass
+class Heatmap:
+    """One method's NIAH grid: its display, the file name part and the depth x length table."""
+
+    display: Display
+    slug: str
+    table: pd.DataFrame
+
+
+def niah_samples(runs: list[RunResult]) -> tuple[pd.DataFrame, str]:
+    """Scored NIAH samples with a depth and a length, each method at its most common setting (as text)."""
+    kept, held = hold_runs(runs)
+    kept = [r for r in kept if r.summary.family == "niah"]
+    setting = held_text(setting_values((r.summary.method for r in kept), held))
+    df = record_frame(kept)
     if df.empty:
-        return df
-    df = hold(df, "kv_budget", fixed_value(df["kv_budget"], default_budget(), "NIAH kv_budget"))
-    return hold(df, "tau", fixed_value(df["tau"], default_tau(), "NIAH tau"))
+        return df, setting
+    return df.dropna(subset=["depth", "length", "score"]), setting
+
+
+def slugs(runs: list[RunResult]) -> dict[str, str]:
+    """Label -> file-name part: the recorded config name, or the label itself where two labels share one."""
+    names = {r.display.label: str(r.summary.method.get("name") or r.display.label) for r in runs}
+    shared = {n for n in names.values() if list(names.values()).count(n) > 1}
+    return {
+        label: re.sub(r"\W+", "_", label).strip("_").lower() if n in shared else n
+        for label, n in names.items()
+    }
 
 
 def pivot(df: pd.DataFrame) -> pd.DataFrame:
@@ -81,31 +94,35 @@ def draw_heatmap(
     return mesh
 
 
-def _title(method: str, table: pd.DataFrame) -> str:
-    return f"{method_label(method)}: avg {np.nanmean(table.to_numpy(dtype=float)):.2f}"
-
-
-def plot_niah(samples: pd.DataFrame, model: str, out_dir: Path) -> list[Path]:
+def plot_niah(runs: list[RunResult], model: str, out_dir: Path) -> list[Path]:
     """One heat map per method and one panel of all methods side by side."""
-    df = niah_samples(samples)
+    df, setting = niah_samples(runs)
     if df.empty:
         log.info("skip: niah heat maps (%s): no NIAH predictions with depth/length", model)
         return []
+    names = slugs([r for r in runs if r.summary.family == "niah"])
+    displays = {r.display.label: r.display for r in runs}
+    maps = [Heatmap(d, names[d.label], pivot(df[df["label"] == d.label]))
+            for d in in_order(displays[label] for label in df["label"].unique())]  # fmt: skip
     written: list[Path] = []
-    tables = {m: pivot(df[df["method"] == m]) for m in sort_methods(df["method"].unique())}
-    for method, table in tables.items():
+    for m in maps:
         fig, ax = plt.subplots(figsize=(COLUMN_W, 2.6), layout="constrained")
-        mesh = draw_heatmap(ax, table, _title(method, table))
+        title = f"{m.display.label}: avg {_average(m.table):.2f}" + (f"\n{setting}" if setting else "")
+        mesh = draw_heatmap(ax, m.table, title)
         cbar = fig.colorbar(mesh, ax=ax, fraction=0.06, pad=0.02)
         cbar.set_label("Score")
-        written += save_figure(fig, out_dir, f"niah_heatmap_{method}")
-    written += _panel(tables, out_dir)
+        written += save_figure(fig, out_dir, f"niah_heatmap_{m.slug}")
+    written += _panel(maps, setting, out_dir)
     return written
 
 
-def _panel(tables: dict[str, pd.DataFrame], out_dir: Path) -> list[Path]:
+def _average(table: pd.DataFrame) -> float:
+    return float(np.nanmean(table.to_numpy(dtype=float)))
+
+
+def _panel(maps: list[Heatmap], setting: str, out_dir: Path) -> list[Path]:
     """All methods side by side with a shared colour bar."""
-    n = len(tables)
+    n = len(maps)
     ncols = n if n <= 4 else min((4, 3), key=lambda c: (c * math.ceil(n / c) - n, -c))
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(
@@ -116,14 +133,14 @@ def _panel(tables: dict[str, pd.DataFrame], out_dir: Path) -> list[Path]:
         layout="constrained",
     )
     mesh = None
-    for i, (method, table) in enumerate(tables.items()):
+    for i, m in enumerate(maps):
         ax = axes[i // ncols][i % ncols]
         last_row = i + ncols >= n
-        title = f"{method_label(method)}: {np.nanmean(table.to_numpy(dtype=float)):.2f}"
-        mesh = draw_heatmap(ax, table, title, xlabels=last_row, ylabels=i % ncols == 0, title_size=7)
+        title = f"{m.display.label}: {_average(m.table):.2f}"
+        mesh = draw_heatmap(ax, m.table, title, xlabels=last_row, ylabels=i % ncols == 0, title_size=7)
     for j in range(n, nrows * ncols):
         axes[j // ncols][j % ncols].set_visible(False)
     cbar = fig.colorbar(mesh, ax=axes, fraction=0.03, pad=0.01, aspect=30, shrink=0.9)
     cbar.set_label("Score")
-    fig.suptitle("NIAH, mean score per cell (panel titles: average)")
+    fig.suptitle("NIAH, mean score per cell (panel titles: average" + (f"; {setting})" if setting else ")"))
     return save_figure(fig, out_dir, "niah_heatmap_all")

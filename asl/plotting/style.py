@@ -1,8 +1,10 @@
-"""Shared figure style: one colour per method (Okabe-Ito), paper-column sizes, deterministic saving."""
+"""Shared figure style: each method's own colour, marker and dashes (its Display), paper-column sizes,
+deterministic saving."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 
 import matplotlib
@@ -14,66 +16,12 @@ from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
+from asl.methods.base import Display  # noqa: E402
+
 log = logging.getLogger("asl.plotting")
 
 COLUMN_W = 3.3  # single-column width of a two-column paper, inches
 PAGE_W = 7.0  # full text width, inches
-
-# Okabe-Ito colour-blind-safe palette (yellow is replaced by grey: too pale on white).
-METHOD_ORDER: tuple[str, ...] = (
-    "fullkv",
-    "snapkv",
-    "gemfilter",
-    "fastkv",
-    "fastkv_fullbefore",
-    "asl",
-    "asl_fullbefore",
-    "asl_2pass",
-)
-METHOD_COLORS: dict[str, str] = {
-    "fullkv": "#000000",
-    "snapkv": "#8C8C8C",
-    "gemfilter": "#009E73",
-    "fastkv": "#0072B2",
-    "fastkv_fullbefore": "#56B4E9",
-    "asl": "#D55E00",
-    "asl_fullbefore": "#E69F00",
-    "asl_2pass": "#CC79A7",
-}
-METHOD_LABELS: dict[str, str] = {
-    "fullkv": "FullKV",
-    "snapkv": "SnapKV",
-    "gemfilter": "GemFilter",
-    "fastkv": "FastKV",
-    "fastkv_fullbefore": "FastKV (Full before)",
-    "asl": "ASL",
-    "asl_fullbefore": "ASL (Full before)",
-    "asl_2pass": "ASL_2pass",
-}
-METHOD_MARKERS: dict[str, str] = {
-    "fullkv": "s",
-    "snapkv": "v",
-    "gemfilter": "D",
-    "fastkv": "^",
-    "fastkv_fullbefore": "^",
-    "asl": "o",
-    "asl_fullbefore": "o",
-    "asl_2pass": "P",
-}
-
-# InfiniteBench task id -> the paper's column name (Table 2 order).
-TASK_SHORT: dict[str, str] = {
-    "longbook_sum_eng": "En.Sum",
-    "longbook_qa_eng": "En.QA",
-    "longbook_choice_eng": "En.MC",
-    "longdialogue_qa_eng": "En.Dia",
-    "longbook_qa_chn": "Zh.QA",
-    "code_debug": "Code.Debug",
-    "math_find": "Math.Find",
-    "passkey": "Retr.PassKey",
-    "number_string": "Retr.Num",
-    "kv_retrieval": "Retr.KV",
-}
 
 # NIAH heat-map colormap shared by MInference and the KV papers (benchmarks.md §3.4).
 NIAH_CMAP = LinearSegmentedColormap.from_list("niah", ["#F0496E", "#EBB839", "#0CD79F"])
@@ -104,42 +52,20 @@ def apply_style() -> None:
     plt.rcParams.update(RC)
 
 
-def method_color(method: str) -> str:
-    """Colour of a method variant; unknown methods get a fixed fallback."""
-    return METHOD_COLORS.get(method, "#444444")
-
-
-def method_label(method: str) -> str:
-    """Display name of a method variant."""
-    return METHOD_LABELS.get(method, method)
-
-
-def method_style(method: str) -> dict:
-    """Line kwargs (colour, marker, dashes for Full-before variants) for a method variant."""
-    dashed = method.endswith("_fullbefore")
+def line_style(display: Display) -> dict:
+    """Line kwargs of a method: its colour, marker and label; dashed where its display says so."""
     return {
-        "color": method_color(method),
-        "marker": METHOD_MARKERS.get(method, "x"),
-        "linestyle": "--" if dashed else "-",
-        "label": method_label(method),
+        "color": display.color,
+        "marker": display.marker,
+        "linestyle": "--" if display.dashed else "-",
+        "label": display.label,
     }
 
 
-def sort_methods(methods) -> list[str]:
-    """Methods in the canonical order, unknown ones last (alphabetical)."""
-    known = [m for m in METHOD_ORDER if m in set(methods)]
-    return known + sorted(set(methods) - set(METHOD_ORDER))
-
-
-def sort_tasks(tasks) -> list[str]:
-    """Tasks in the paper's Table 2 order, others alphabetical after them."""
-    tasks = set(tasks)
-    return [t for t in TASK_SHORT if t in tasks] + sorted(tasks - set(TASK_SHORT))
-
-
-def task_label(task: str) -> str:
-    """Short display name of a task (the paper's column name for InfiniteBench)."""
-    return TASK_SHORT.get(task, task)
+def in_order(displays: Iterable[Display]) -> list[Display]:
+    """Distinct displays by their method's order, then label."""
+    unique = {d.label: d for d in displays}
+    return sorted(unique.values(), key=lambda d: (d.order, d.label))
 
 
 def tokens_label(n: float) -> str:

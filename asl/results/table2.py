@@ -1,0 +1,228 @@
+"""The one Table 2 writer: InfiniteBench accuracy per method and task for a model, as CSV, Markdown and
+LaTeX, ours beside the paper's (matched by display label) with the differences.
+
+``reproduce_table2`` writes it under ``results/table2/<model>/`` and the figures under
+``results/figures/<model>/``; both hand it summary rows (:mod:`asl.results.tables`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from asl.results.paper import SOURCE, paper_table2, table2_columns
+from asl.results.store import atomic_write_text
+from asl.results.tables import (
+    DASH,
+    Pivot,
+    Row,
+    by_task,
+    column_name,
+    coverage_text,
+    csv_text,
+    fmt,
+    groups,
+    pivot,
+)
+
+AVG = "avg"
+
+
+@dataclass
+class Line:
+    """One method row of Table 2: ours, and the paper's with ours - paper where the paper has the label."""
+
+    label: str
+    setting: str
+    ours: dict[str, float | None]  # task -> accuracy, and "avg"
+    paper: dict[str, float | None] | None
+    coverage: tuple[int, int]
+
+    @property
+    def diff(self) -> dict[str, float | None] | None:
+        """ours - paper per column (None where either is missing)."""
+        if self.paper is None:
+            return None
+        return {
+            k: None if self.ours[k] is None or v is None else self.ours[k] - v for k, v in self.paper.items()
+        }
+
+
+@dataclass
+class Table2:
+    """Table 2 of one model on one benchmark."""
+
+    model: str
+    benchmark: str
+    tasks: list[str]
+    lines: list[Line]
+    paper_avg_recomputed: bool  # the paper averages its 10 tasks; here over each row's tasks (if it has them)
+    note: str = ""
+
+    @property
+    def has_paper(self) -> bool:
+        return any(line.paper is not None for line in self.lines)
+
+    @property
+    def incomplete(self) -> bool:
+        return any(ran < total for ran, total in (line.coverage for line in self.lines))
+
+
+def setting(rows: list[Row]) -> str:
+    """``KV = 2048``, or ``KV = Full`` for a method without a KV budget."""
+    budgets = sorted({str(r.kv_budget) for r in rows if r.kv_budget is not None})
+    return f"KV = {'/'.join(budgets)}" if budgets else "KV = Full"
+
+
+def table2_of(
+    p: Pivot, model: str, benchmark: str, paper: dict[str, dict[str, float]], note: str = ""
+) -> Table2:
+    """Table 2 from a by-task pivot, with the paper's row of each label's method where it has one."""
+    complete = set(p.columns) >= set(table2_columns())
+    lines, recomputed_any = [], not complete
+    for label in p.labels:
+        rows = p.rows[label]
+        ours: dict[str, float | None] = {t: p.cells[label].get(t) for t in p.columns}
+        ours[AVG] = p.average(label)
+        ref = paper.get(rows[0].label)
+        theirs = None
+        if ref is not None:
+            theirs = {t: ref.get(t) for t in p.columns}
+            ran = [t for t in p.columns if ours[t] is not None]
+            values = [theirs[t] for t in ran if theirs[t] is not None]
+            recomputed = sum(values) / len(values) if values and len(values) == len(ran) else None
+            theirs[AVG] = ref.get(AVG) if complete and len(ran) == len(p.columns) else recomputed
+            recomputed_any |= len(ran) < len(p.columns)
+        lines.append(Line(label, setting(rows), ours, theirs, p.coverage(label)))
+    return Table2(model, benchmark, list(p.columns), lines, recomputed_any, note)
+
+
+def build_table2(rows: list[Row], model: str, note: str = "") -> list[Table2]:
+    """Table 2 of ``model`` for each of its benchmarks in the Table 2 layout (InfiniteBench tasks); ``note``
+    is printed under each table."""
+    paper = paper_table2(model)
+    out = []
+    for (m, bench), sel in groups(rows).items():
+        if m == model and by_task(sel):
+            out.append(table2_of(pivot(sel, "task"), model, bench, paper, note))
+    return out
+
+
+def _columns(t: Table2) -> list[str]:
+    return [*t.tasks, AVG]
+
+
+def table2_csv(tables: list[Table2]) -> str:
+    """One line per method and source (ours, paper, diff), tasks as columns."""
+    tasks = list(dict.fromkeys(task for t in tables for task in t.tasks))
+    records: list[dict[str, Any]] = []
+    for t in tables:
+        for line in t.lines:
+            base = {"model": t.model, "benchmark": t.benchmark, "label": line.label, "setting": line.setting,
+                    "tasks_run": line.coverage[0], "tasks_total": line.coverage[1]}  # fmt: skip
+            records.append({**base, "source": "ours", **line.ours})
+            if line.paper is not None:
+                records.append({**base, "source": "paper", **line.paper})
+                records.append({**base, "source": "diff", **(line.diff or {})})
+    head = ["model", "benchmark", "label", "setting", "source", *tasks, AVG, "tasks_run", "tasks_total"]
+    return csv_text(records, head)
+
+
+def _best(t: Table2) -> dict[str, float | None]:
+    """Best of ours per column (rounded as printed)."""
+    out: dict[str, float | None] = {}
+    for col in _columns(t):
+        vals = [round(v, 2) for line in t.lines if (v := line.ours[col]) is not None]
+        out[col] = max(vals) if vals else None
+    return out
+
+
+def _signed(value: float | None) -> str:
+    return DASH if value is None else f"{value:+.2f}"
+
+
+def _notes(t: Table2) -> list[str]:
+    notes = ["Best of ours per column in bold."]
+    if t.has_paper:
+        notes.append(f"Paper: {SOURCE}, Table 2; cells are ours / paper (ours − paper).")
+        if t.paper_avg_recomputed:
+            notes.append(
+                "The paper's Avg. is recomputed over the tasks each row ran (the paper averages all 10), "
+                "where the paper has them all."
+            )
+    else:
+        notes.append(f"No paper numbers for {t.model}.")
+    if t.incomplete:
+        notes.append("Tasks: a run that skipped tasks averages over the tasks it ran.")
+    return [*notes, t.note] if t.note else notes
+
+
+def _cell(line: Line, col: str, best: float | None, bold: str, paper: str) -> str:
+    ours = line.ours[col]
+    text = fmt(ours)
+    if ours is not None and best is not None and round(ours, 2) == best:
+        text = bold.format(text)
+    if line.paper is None or line.paper[col] is None:
+        return text
+    return text + paper.format(fmt(line.paper[col]), _signed((line.diff or {})[col]))
+
+
+def table2_markdown(tables: list[Table2]) -> str:
+    """Markdown sections, one per benchmark."""
+    out: list[str] = []
+    for t in tables:
+        best = _best(t)
+        head = ["Setting", "Method", *map(column_name, t.tasks), "Avg.", *(["Tasks"] if t.incomplete else [])]
+        out += [f"## Table 2 ({t.model}, {t.benchmark}): InfiniteBench accuracy (%)", ""]
+        out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for line in t.lines:
+            cells = [_cell(line, c, best[c], "**{}**", " / {} ({})") for c in _columns(t)]
+            if t.incomplete:
+                cells.append(coverage_text(*line.coverage))
+            out.append("| " + " | ".join([line.setting, line.label, *cells]) + " |")
+        out += ["", " ".join(_notes(t)), ""]
+    return "\n".join(out)
+
+
+def tex(text: str) -> str:
+    """Escape LaTeX specials in plain text."""
+    for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"), ("#", r"\#")):
+        text = text.replace(a, b)
+    return text.replace("τ", r"$\tau$").replace("−", "-")
+
+
+def table2_latex(tables: list[Table2]) -> str:
+    """A booktabs ``table*`` per benchmark: ours, the paper's value and the difference in small type."""
+    out = [r"% Generated by asl.results.table2; requires \usepackage{booktabs}."]
+    for t in tables:
+        best = _best(t)
+        head = ["Setting", "Method", *map(column_name, t.tasks), "Avg.", *(["Tasks"] if t.incomplete else [])]
+        out += [r"\begin{table*}[t]", r"\centering\scriptsize", r"\setlength{\tabcolsep}{3pt}"]
+        out += [r"\begin{tabular}{ll" + "r" * (len(head) - 2) + "}", r"\toprule"]
+        out += [" & ".join(tex(h) for h in head) + r" \\", r"\midrule"]
+        for line in t.lines:
+            cells = [_cell(line, c, best[c], r"\textbf{{{}}}", r" {{\tiny({}, {})}}") for c in _columns(t)]
+            if t.incomplete:
+                cells.append(coverage_text(*line.coverage))
+            out.append(" & ".join([tex(line.setting), tex(line.label), *cells]) + r" \\")
+        caption = f"InfiniteBench accuracy (%), {t.model}, {t.benchmark}. " + " ".join(_notes(t))
+        out += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{tex(caption)}}}", r"\end{table*}"]
+    return "\n".join(out) + "\n"
+
+
+def write_table2(rows: list[Row], model: str, out_dir: str | Path, note: str = "") -> list[Path]:
+    """Write ``table2.csv``, ``table2.md`` and ``table2.tex`` for ``model`` under ``out_dir``; nothing (an
+    empty list) when ``rows`` hold no InfiniteBench results of that model."""
+    tables = build_table2(rows, model, note)
+    if not tables:
+        return []
+    out_dir = Path(out_dir)
+    texts = {
+        "table2.csv": table2_csv(tables),
+        "table2.md": table2_markdown(tables),
+        "table2.tex": table2_latex(tables),
+    }
+    for name, text in texts.items():
+        atomic_write_text(out_dir / name, text)
+    return [out_dir / name for name in texts]
