@@ -6,7 +6,7 @@ The runner builds objects from the node Hydra composed for the run; these helper
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from asl.paths import CONFIG_DIR
@@ -17,7 +17,7 @@ def group_choices(group: str) -> list[str]:
     return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _composed(group: str, name: str) -> tuple[tuple[str, Any], ...]:
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra

@@ -26,7 +26,9 @@ class GemFilterSession(Session):
 
     two_pass = True
 
-    def __init__(self, num_layers, prompt_len, filter_layer: int, num_keep: int, pool_kernel: int, force_tail: int):
+    def __init__(
+        self, num_layers, prompt_len, filter_layer: int, num_keep: int, pool_kernel: int, force_tail: int
+    ):
         super().__init__(num_layers, prompt_len)
         self.filter_layer, self.num_keep = filter_layer, num_keep
         self.pool_kernel, self.force_tail = pool_kernel, force_tail
@@ -63,7 +65,10 @@ class GemFilter(TwoPassMethod):
     def validate(self, num_layers: int | None = None) -> None:
         super().validate(num_layers)
         check_int(self, "pool_kernel", self.pool_kernel, minimum=1, what="a positive odd integer")
-        check(self.pool_kernel % 2 == 1, f"{self.name}: pool_kernel must be a positive odd integer, got {self.pool_kernel!r}")
+        check(
+            self.pool_kernel % 2 == 1,
+            f"{self.name}: pool_kernel must be a positive odd integer, got {self.pool_kernel!r}",
+        )
         check_int(self, "force_tail", self.force_tail, minimum=0, what=">= 0")
 
     def pass1_layer(self, num_layers: int, selection_layer: int | None) -> int:

@@ -35,7 +35,9 @@ class FakeBackend:
     def load_model(self, spec: Any, device: Any = None, dtype: Any = None) -> tuple[Any, Any]:
         return SimpleNamespace(name=spec.name, device="cpu"), None
 
-    def load_examples(self, bench: dict, tokenizer: Any, seed: int, skipped: list | None = None) -> list[Example]:
+    def load_examples(
+        self, bench: dict, tokenizer: Any, seed: int, skipped: list | None = None
+    ) -> list[Example]:
         out = []
         lengths = (
             bench["context_length"]
@@ -60,9 +62,7 @@ class FakeBackend:
         self._current = example.id
         return list(range(300 + int(example.id))), {"profile": profile}
 
-    def generate(
-        self, model: Any, tok: Any, ids: list[int], method: Any, **kw: Any
-    ) -> SimpleNamespace:
+    def generate(self, model: Any, tok: Any, ids: list[int], method: Any, **kw: Any) -> SimpleNamespace:
         self.calls.append(self._current)
         if self._current in self.fail_ids:
             raise RuntimeError("CUDA out of memory. Tried to allocate 2 GiB\nmore detail")

@@ -9,7 +9,14 @@ import pytest
 import torch
 
 from asl import build_method
-from asl.cost_model import ArchSpec, attention_flops, full_prefill_flops, kv_bytes, layer_flops, linear_params_per_layer
+from asl.cost_model import (
+    ArchSpec,
+    attention_flops,
+    full_prefill_flops,
+    kv_bytes,
+    layer_flops,
+    linear_params_per_layer,
+)
 from asl.efficiency.measure import summarize
 from asl.efficiency.prompts import build_prompt_ids
 from asl.models import get_model_spec
@@ -56,7 +63,9 @@ def test_method_flops_hand_count():
     assert flops("asl_2pass", n, None, kv_budget=k, window=8) == 8 * full_layer + 8 * small_layer + head
     # no pruning when N <= k (one-pass); two-pass still prefills twice
     assert flops("fastkv", 20, 4, kv_budget=20, window=8) == full_prefill_flops(TINY, 20)
-    assert flops("gemfilter", 20, None, kv_budget=64, filter_layer=3) == 4 * small_layer + 8 * small_layer + head
+    assert (
+        flops("gemfilter", 20, None, kv_budget=64, filter_layer=3) == 4 * small_layer + 8 * small_layer + head
+    )
     assert build_method("gemfilter", filter_layer=3).layer_calls(8, None) == 12
     assert build_method("asl_2pass").layer_calls(8, None) == 16
     assert build_method("asl").layer_calls(8, 4) == 8
@@ -98,9 +107,14 @@ def test_kv_arithmetic():
     }
     assert lengths["fullkv"] == [100] * 8
     assert lengths["snapkv"] == [32] * 8
-    assert build_method("snapkv", kv_budget=32, window=8, uncompressed_layers=[0]).kv_lengths(100, 8, None) == [100] + [32] * 7
+    assert (
+        build_method("snapkv", kv_budget=32, window=8, uncompressed_layers=[0]).kv_lengths(100, 8, None)
+        == [100] + [32] * 7
+    )
     assert lengths["fastkv"] == [48] * 8
-    assert build_method("asl_fullbefore", kv_budget=32, window=8).kv_lengths(100, 8, 4) == [100] * 5 + [32] * 3
+    assert (
+        build_method("asl_fullbefore", kv_budget=32, window=8).kv_lengths(100, 8, 4) == [100] * 5 + [32] * 3
+    )
     assert build_method("asl_fullbefore", kv_budget=32, window=8).kv_lengths(100, 8, None) == [100] * 8
     assert lengths["gemfilter"] == [32] * 8
     assert build_method("gemfilter", kv_budget=32).kv_lengths(20, 8, 3) == [20] * 8
@@ -150,14 +164,23 @@ def test_tiny_bench_end_to_end(tmp_path):
     from asl.efficiency.bench import run
     from asl.efficiency.rebuild import rebuild
 
-    s = bench_settings("model=tiny_llama", f"out_dir={tmp_path}", "lengths=[96]", "repeats=2", "decode_steps=3")
+    s = bench_settings(
+        "model=tiny_llama", f"out_dir={tmp_path}", "lengths=[96]", "repeats=2", "decode_steps=3"
+    )
     rows, out = run(s)
     with (out / "efficiency.csv").open() as fh:
         table = list(csv.DictReader(fh))
     methods = {r["method"] for r in table}
     assert set(s.methods) <= methods
     assert "fastkv_forced[asl]" in methods and "fastkv_forced[asl_fullbefore]" in methods
-    for col in ("ttft_ratio_vs_fullkv", "ideal_ttft_ratio", "measured_over_ideal", "monitor_overhead", "ttft_ci95_lo_s", "method_config"):
+    for col in (
+        "ttft_ratio_vs_fullkv",
+        "ideal_ttft_ratio",
+        "measured_over_ideal",
+        "monitor_overhead",
+        "ttft_ci95_lo_s",
+        "method_config",
+    ):
         assert col in table[0]
     for r in rows:
         assert r["kv_bytes_ok"] and r["kv_lengths_ok"], r["method"]

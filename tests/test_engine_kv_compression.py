@@ -8,9 +8,8 @@ import pytest
 import torch
 
 from asl import build_method, generate
-from asl.methods import method_from_config
 from asl.engine import trace_prefill
-from asl.methods import list_methods
+from asl.methods import list_methods, method_from_config
 from tests.methods_under_test import METHODS, LayerView
 from tests.reference import attention_probs, masked_decode_greedy, prompt_keys, random_prompt
 
@@ -44,7 +43,9 @@ def test_kept_entries_match_naive_reference(tiny_model, name):
         assert trace.cache.keys[layer].shape[1] == tiny_model.config.num_key_value_heads  # GQA-native
         for head in range(keep.shape[0]):
             expected = keys[layer][0, head, keep[head]]
-            torch.testing.assert_close(trace.cache.keys[layer][0, head, :kept], expected, rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(
+                trace.cache.keys[layer][0, head, :kept], expected, rtol=1e-5, atol=1e-5
+            )
 
 
 @pytest.mark.parametrize("name", COMPRESSING)

@@ -83,9 +83,13 @@ def test_two_pass_reference_cap_is_first_token_plus_cap_steps(tiny_llama, name):
     """[ref]'s loop emits the first token, then ``cap`` loop steps: cap + 1 tokens at most."""
     prompt = random_prompt(60, 512, seed=4)[0]
     kwargs = dict(kv_budget=K, max_new_tokens_cap=3) | ({} if name == "gemfilter" else dict(window=8))
-    result = generate(tiny_llama, None, prompt, build_method(name, **kwargs), max_new_tokens=10, ignore_eos=True)
+    result = generate(
+        tiny_llama, None, prompt, build_method(name, **kwargs), max_new_tokens=10, ignore_eos=True
+    )
     assert len(result.token_ids) == 4
-    short = generate(tiny_llama, None, prompt, build_method(name, **kwargs), max_new_tokens=2, ignore_eos=True)
+    short = generate(
+        tiny_llama, None, prompt, build_method(name, **kwargs), max_new_tokens=2, ignore_eos=True
+    )
     assert len(short.token_ids) == 2  # the task's own budget still applies below the cap
 
 

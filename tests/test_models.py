@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from asl import build_method, generate, load_model
+from asl.engine import resolve_method
 from asl.models import get_model_spec, registry_names
 from asl.models.embedded import checkpoint_dir
-from asl.engine import resolve_method
 
 
 def test_registry_lists_every_model():
@@ -66,7 +66,11 @@ def test_relative_depth_policy_reproduces_the_llama_values_without_a_preset():
     """Methods carry the relative-depth rule (methods.md §8); it gives the paper's Llama layers."""
     bare = dataclasses.replace(get_model_spec("llama31_8b_ul"), layer_preset=None)
     assert resolved_layers(bare, 32) == {"l_min": 10, "tsp_layer": 15, "filter_layer": 13}
-    assert resolved_layers(get_model_spec("smollm2_135m"), 30) == {"l_min": 10, "tsp_layer": 14, "filter_layer": 12}
+    assert resolved_layers(get_model_spec("smollm2_135m"), 30) == {
+        "l_min": 10,
+        "tsp_layer": 14,
+        "filter_layer": 12,
+    }
 
 
 def test_engine_resolves_from_the_spec_attached_to_the_model(tiny_llama):

@@ -23,6 +23,8 @@ METHODS = sorted(UNDER_TEST)
 
 def read_jsonl(path):
     return [r.to_json() for r in read_records(path)]
+
+
 SMALL = ["benchmark=infinitebench", "benchmark.tasks=[passkey]", "benchmark.context_length=512",
          "+method_overrides.kv_budget=128", "run.progress=false"]  # fmt: skip
 FIELDS = ["id", "task", "context_length", "prompt_tokens", "prediction", "answers", "score", "ttft_s", "tpot_s",

@@ -17,6 +17,7 @@ from tests.wandb_reader import read_offline_run
 def read_jsonl(path):
     return [r.to_json() for r in read_records(path)]
 
+
 FIELDS = {
     "id", "task", "context_length", "prompt_tokens", "prediction", "answers", "score", "ttft_s", "tpot_s",
     "peak_memory_bytes", "kv_cache_bytes", "selection_layer", "rel_variance", "error", "metric", "options", "meta",
@@ -87,7 +88,9 @@ def test_identity_hash_stable_and_distinct(tmp_path):
     assert rd("method=asl", "method.kv_budget=256") == rd("method=asl", "+method_overrides.kv_budget=256")
     # a model-node override reaches the resolved method, hence the hash (and the engine: same object)
     assert rd("method=asl") == rd("method=asl", "method.l_min=10")
-    assert rd("method=asl") != rd("method=asl", "+model.layer_presets.spec.l_min=12", "model.layer_preset=spec")
+    assert rd("method=asl") != rd(
+        "method=asl", "+model.layer_presets.spec.l_min=12", "model.layer_preset=spec"
+    )
 
 
 def test_model_override_reaches_the_method_the_engine_gets():

@@ -40,7 +40,9 @@ def layer_source(node: dict[str, Any], forced: bool) -> str:
     return "fixed" if method_class(node["_target_"]).layer_keys else "none"
 
 
-def method_configs(methods: list[str], budgets: list[int], force_layer: int | None, num_layers: int) -> list[RunConfig]:
+def method_configs(
+    methods: list[str], budgets: list[int], force_layer: int | None, num_layers: int
+) -> list[RunConfig]:
     """Methods without a KV budget run once per length; every other one once per budget."""
     out: list[RunConfig] = []
     for name in methods:
@@ -103,7 +105,9 @@ def overhead_twin(cfg: RunConfig, layer: int | None, num_layers: int) -> RunConf
     method = build_method(name, num_layers=num_layers, **params)
     where = f"layer {layer}" if layer is not None else "no selection (the rule never fired)"
     note = f"reference for {cfg.label}: {name} at {where}"
-    twin = RunConfig(f"{name}_forced[{cfg.label}]", method, cfg.budget, "forced", note, reference_for=cfg.label)
+    twin = RunConfig(
+        f"{name}_forced[{cfg.label}]", method, cfg.budget, "forced", note, reference_for=cfg.label
+    )
     return twin
 
 
@@ -122,7 +126,13 @@ def bench_length(model: Any, tokenizer: Any, ids: list[int], s: Any, device: tor
         cfg = pending.pop(0)
         for _ in range(max(1, s.warmups)):
             warm = one_run(model, tokenizer, ids, cfg, s.decode_steps, device)
-            log.info("warm-up %s N=%d ttft=%.3fs layer=%s", cfg.label, len(ids), warm["ttft_s"], warm["selection_layer"])
+            log.info(
+                "warm-up %s N=%d ttft=%.3fs layer=%s",
+                cfg.label,
+                len(ids),
+                warm["ttft_s"],
+                warm["selection_layer"],
+            )
         if s.monitor_overhead and cfg.reference_for is None:
             twin = overhead_twin(cfg, warm["selection_layer"], num_layers)
             if twin is not None:
@@ -134,5 +144,7 @@ def bench_length(model: Any, tokenizer: Any, ids: list[int], s: Any, device: tor
         for cfg in configs:
             rec = one_run(model, tokenizer, ids, cfg, s.decode_steps, device)
             cfg.runs.append(rec)
-            log.info("rep %d %s N=%d ttft=%.3fs tpot=%s", rep, cfg.label, len(ids), rec["ttft_s"], rec["tpot_s"])
+            log.info(
+                "rep %d %s N=%d ttft=%.3fs tpot=%s", rep, cfg.label, len(ids), rec["ttft_s"], rec["tpot_s"]
+            )
     return configs

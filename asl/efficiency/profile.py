@@ -8,8 +8,8 @@ from typing import Any
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from asl.efficiency.measure import cleanup
 from asl.efficiency.bench_loop import RunConfig, one_run
+from asl.efficiency.measure import cleanup
 
 
 def profile_configs(

@@ -28,7 +28,9 @@ def rebuild(out_dir: Path) -> list[dict[str, Any]]:
         key = (rec["n"], rec["label"])
         if key not in groups:
             method = method_from_config(rec["method"])
-            groups[key] = RunConfig(rec["label"], method, rec["budget"], rec["layer_source"], rec["note"], rec["reference_for"])
+            groups[key] = RunConfig(
+                rec["label"], method, rec["budget"], rec["layer_source"], rec["note"], rec["reference_for"]
+            )
         groups[key].runs.append(rec)
     common = {key: meta.get(key) for key in ("model", "device", "weights", "dtype", "prompt_source")}
     rows = [config_row(cfg, arch, n, dtype_bytes, common) for (n, _), cfg in groups.items()]

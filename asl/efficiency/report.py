@@ -44,7 +44,9 @@ def goal_checks(rows: list[dict]) -> list[tuple[str, bool | None, str]]:
     """(goal, passed or None when not measurable, detail) for the efficiency goals (methods.md §10)."""
     out: list[tuple[str, bool | None, str]] = []
     adaptive = [r for r in rows if not math.isnan(r.get("monitor_overhead", NAN))]
-    detail = ", ".join(f"{r['method']} N={r['context_length']}: {r['monitor_overhead']:.3f}" for r in adaptive)
+    detail = ", ".join(
+        f"{r['method']} N={r['context_length']}: {r['monitor_overhead']:.3f}" for r in adaptive
+    )
     out.append(
         (
             f"monitoring overhead of adaptive methods <= {OVERHEAD_GOAL:.2f} at every length",
@@ -74,11 +76,19 @@ def goal_checks(rows: list[dict]) -> list[tuple[str, bool | None, str]]:
         if t[2]["selection_layer"] is None:
             ok = None
             detail += " (not meaningful: ASL's rule never fired, so ASL did SnapKV's layer work)"
-        out.append((f"paper's TTFT order GemFilter <= FastKV <= ASL < FullKV at N={longest}, budget {b}", ok, detail))
+        out.append(
+            (f"paper's TTFT order GemFilter <= FastKV <= ASL < FullKV at N={longest}, budget {b}", ok, detail)
+        )
     kv_bad = [
         f"{r['method']}@{r['context_length']}" for r in rows if not (r["kv_bytes_ok"] and r["kv_lengths_ok"])
     ]
-    out.append(("KV bytes equal the arithmetic exactly (every row)", not kv_bad, ", ".join(kv_bad) or "all rows exact"))
+    out.append(
+        (
+            "KV bytes equal the arithmetic exactly (every row)",
+            not kv_bad,
+            ", ".join(kv_bad) or "all rows exact",
+        )
+    )
     return out
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
-
-import json
 
 from asl.cost_model import ArchSpec, full_prefill_flops
 from asl.efficiency.bench_loop import RunConfig, selection_layer_of

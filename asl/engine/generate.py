@@ -11,8 +11,8 @@ from transformers import PreTrainedModel
 
 from asl.engine.attention import engine_attention_enabled, kernel_for
 from asl.engine.cache import PrunedKVCache
-from asl.engine.memory import PeakMemory
 from asl.engine.layer_loop import decode_step, prefill
+from asl.engine.memory import PeakMemory
 from asl.methods.base import PruningMethod
 from asl.methods.sessions import OnePassSession
 from asl.models.loading import stop_token_ids as model_stop_token_ids

@@ -10,6 +10,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+
 def to_plain(node: Any) -> Any:
     """A resolved plain-Python copy of an OmegaConf node (or the value itself)."""
     if isinstance(node, DictConfig) or OmegaConf.is_config(node):

@@ -26,7 +26,6 @@ from asl.models.registry import ModelSpec
 from asl.results.schema import RunSummary, SampleRecord, sample_key, summarize_run
 from asl.results.store import PredictionStore, atomic_write_json, atomic_write_text
 
-
 SUMMARY_INTERVAL_S = 10.0  # metrics.json is rewritten at most this often during a run (and at its end)
 
 
@@ -108,7 +107,10 @@ class Experiment:
         self.run_dir = run_dir_for(cfg.results_dir, self.ident)
         if self.spec.layer_preset:
             layers = {k: v for k, v in self.method.to_dict().items() if k in self.method.model_keys}
-            print(f"{self.spec.name}: layer preset {self.spec.layer_preset!r} -> {self.method.name} {layers}", file=sys.stderr)
+            print(
+                f"{self.spec.name}: layer preset {self.spec.layer_preset!r} -> {self.method.name} {layers}",
+                file=sys.stderr,
+            )
         be = self.backend
         self.model, self.tokenizer = load_cached(be, self.spec, cfg.get("device"), cfg.get("dtype"))
         self.examples = list(be.load_examples(self.bench, self.tokenizer, self.seed, self.skipped))
@@ -144,7 +146,9 @@ class Experiment:
     def _sample(self, example: Any) -> SampleRecord:
         gen = self.cfg.get("generation") or {}
         max_new = int(_field(example, "max_new_tokens") or 32)  # capped by benchmark.max_new_tokens in eval
-        base = {k: v for k, v in example.to_dict().items() if k not in ("context", "question", "answer_prefix")}
+        base = {
+            k: v for k, v in example.to_dict().items() if k not in ("context", "question", "answer_prefix")
+        }
         base["meta"] = {k: v for k, v in (base.get("meta") or {}).items() if k != "template"}
         rec = SampleRecord.from_json({**base, "context_length": _context_length(example, self.bench)})
         rec.max_new_tokens = max_new
@@ -203,10 +207,19 @@ class Experiment:
             print(
                 f"resume {run_dir}: {len(self.examples) - len(todo)} done, {len(todo)} to go", file=sys.stderr
             )
-        wb_config = {**OmegaConf.to_container(cfg, resolve=True), "method": self.method.to_config(), "run_dir": str(run_dir)}
+        wb_config = {
+            **OmegaConf.to_container(cfg, resolve=True),
+            "method": self.method.to_config(),
+            "run_dir": str(run_dir),
+        }
         tags = [self.spec.name, self.method.name, str(self.bench.get("name"))]
         logger = WandbLogger(
-            cfg.logger.wandb, run_dir, run_dir.name, f"{self.spec.name}/{self.bench.get('name')}", wb_config, tags
+            cfg.logger.wandb,
+            run_dir,
+            run_dir.name,
+            f"{self.spec.name}/{self.bench.get('name')}",
+            wb_config,
+            tags,
         )
         status = "interrupted"
         try:
@@ -243,7 +256,9 @@ class Experiment:
         return self.run_dir.name.rsplit("-", 1)[-1]
 
     def _key(self, example: Any) -> str:
-        return sample_key(_field(example, "task"), _context_length(example, self.bench), _field(example, "id"))
+        return sample_key(
+            _field(example, "task"), _context_length(example, self.bench), _field(example, "id")
+        )
 
     def _write_summary(self) -> RunSummary:
         """metrics.json from the records so far, in example order (the file tables and figures read)."""

@@ -59,7 +59,12 @@ class ASL(PropagatingMethod, AdaptiveRule):
         every layer ran on all tokens as SnapKV does (FullKV under Full-before)."""
         shared = {"kv_budget": self.kv_budget, "window": self.window, "pool_kernel": self.pool_kernel}
         if layer is not None:
-            return "fastkv", {**shared, "tsp_layer": layer, "select_k": self.select_k, "kv_before": self.kv_before}
+            return "fastkv", {
+                **shared,
+                "tsp_layer": layer,
+                "select_k": self.select_k,
+                "kv_before": self.kv_before,
+            }
         return ("fullkv", {}) if self.full_before else ("snapkv", shared)
 
     def new_session(self, num_layers: int, prompt_len: int) -> Session:
@@ -74,7 +79,9 @@ class TwoPassASLSession(Session):
 
     two_pass = True
 
-    def __init__(self, num_layers, prompt_len, window: int, pool_kernel: int, selector: AdaptiveLayerSelector):
+    def __init__(
+        self, num_layers, prompt_len, window: int, pool_kernel: int, selector: AdaptiveLayerSelector
+    ):
         super().__init__(num_layers, prompt_len)
         self.window, self.pool_kernel, self.selector = window, pool_kernel, selector
 

@@ -32,7 +32,9 @@ def method_class(target: str) -> type[PruningMethod]:
     try:
         cls = get_class(target)
     except Exception as exc:  # noqa: BLE001 - Hydra wraps import errors in several types
-        raise ValueError(f"method _target_ {target!r} cannot be imported: {str(exc).splitlines()[0]}") from None
+        raise ValueError(
+            f"method _target_ {target!r} cannot be imported: {str(exc).splitlines()[0]}"
+        ) from None
     if not (isinstance(cls, type) and issubclass(cls, PruningMethod)):
         raise ValueError(f"method _target_ {target!r} is not a PruningMethod subclass")
     return cls
@@ -53,10 +55,14 @@ def method_from_config(node: Mapping[str, Any], num_layers: int | None = None) -
     fields = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(params) - fields)
     if unknown:
-        raise ValueError(f"{name}: unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(sorted(fields))}")
+        raise ValueError(
+            f"{name}: unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(sorted(fields))}"
+        )
     missing = sorted(fields - set(params))
     if missing:
-        raise ValueError(f"{name}: missing parameter(s) {', '.join(missing)} (the method YAML sets every default)")
+        raise ValueError(
+            f"{name}: missing parameter(s) {', '.join(missing)} (the method YAML sets every default)"
+        )
     method = cls(**params)
     method.validate(num_layers)
     return method

@@ -56,7 +56,9 @@ class ModelSpec:
             return {}
         if self.layer_preset not in self.layer_presets:
             choices = ", ".join(sorted(self.layer_presets)) or "none defined"
-            raise ValueError(f"model {self.name}: unknown layer_preset {self.layer_preset!r}; choose one of: {choices}")
+            raise ValueError(
+                f"model {self.name}: unknown layer_preset {self.layer_preset!r}; choose one of: {choices}"
+            )
         return dict(self.layer_presets[self.layer_preset])
 
 
@@ -70,7 +72,9 @@ def get_model_spec(name: str) -> ModelSpec:
     try:
         node = compose_node("model", name)
     except ValueError:
-        raise ValueError(f"unknown model {name!r}; registered models: {', '.join(registry_names())}") from None
+        raise ValueError(
+            f"unknown model {name!r}; registered models: {', '.join(registry_names())}"
+        ) from None
     return ModelSpec.from_config(node)
 
 
