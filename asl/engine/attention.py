@@ -4,12 +4,18 @@ HF attention modules compute q/k/v and RoPE as usual and then call the function 
 ``config._attn_implementation``. The engine selects ``ENGINE_ATTENTION`` for the duration of a request
 (:func:`engine_attention_enabled`) and passes its per-request object as the ``engine_request`` keyword,
 which HF forwards untouched from the decoder layer to this function. No model code is copied or patched.
+
+The kernels the engine calls from there are plain functions of (module, q, k, v, causal, scaling). The
+FlashAttention kernel is HF's own registered wrapper; it reads the implementation to load from
+``module.config._attn_implementation``, which names the engine during a request, so the engine hands it a
+read-only view of the module whose config reports the real implementation (:class:`ModuleView`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import torch
@@ -18,6 +24,7 @@ from transformers import AttentionInterface, PreTrainedModel
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 ENGINE_ATTENTION = "asl_engine"
+SDPA = "sdpa"
 
 
 class AttentionRequest(Protocol):
@@ -39,15 +46,58 @@ def sdpa_kernel(
     return out.transpose(1, 2)
 
 
-def hf_kernel(name: str):
-    """Wrap a registered HF attention function (e.g. flash_attention_2) as an engine kernel."""
+class _ConfigView:
+    """A model config that reports ``implementation`` as its attention implementation (nothing is copied)."""
+
+    def __init__(self, config: Any, implementation: str):
+        self._config = config
+        self._attn_implementation = implementation
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._config, name)
+
+
+class ModuleView:
+    """What HF's attention wrappers read of an attention module, with the real implementation's name.
+
+    Attribute reads (``layer_idx``, ``is_causal``, ``modules()``, ...) go to the module; ``config`` is a
+    view of its config whose ``_attn_implementation`` is ``implementation``. Nothing is modified.
+    """
+
+    def __init__(self, module: torch.nn.Module, implementation: str):
+        self._module = module
+        self.config = _ConfigView(module.config, implementation)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """An attention kernel of the engine and the name of what runs (results record ``name``)."""
+
+    name: str
+    fn: Callable[..., torch.Tensor]
+
+    def __call__(self, module, query, key, value, causal: bool, scaling: float) -> torch.Tensor:
+        return self.fn(module, query, key, value, causal, scaling)
+
+
+def hf_kernel(name: str) -> Kernel:
+    """A registered HF attention function (e.g. flash_attention_2) as an engine kernel.
+
+    HF's flash wrapper loads the kernel named by ``module.config._attn_implementation``; the module is
+    passed through a :class:`ModuleView` so that it sees ``name``, not the engine's own name.
+    """
     function = ALL_ATTENTION_FUNCTIONS[name]
 
     def kernel(module, query, key, value, causal, scaling):
-        out, _ = function(module, query, key, value, None, dropout=0.0, scaling=scaling, is_causal=causal)
+        out, _ = function(
+            ModuleView(module, name), query, key, value, None, dropout=0.0, scaling=scaling, is_causal=causal
+        )
         return out
 
-    return kernel
+    return Kernel(name, kernel)
 
 
 def engine_attention(
@@ -75,11 +125,20 @@ def engine_attention(
 AttentionInterface.register(ENGINE_ATTENTION, engine_attention)
 
 
-def kernel_for(implementation: str | None):
-    """The attention kernel matching the model's configured implementation (flash on CUDA, else SDPA)."""
-    if implementation and implementation.startswith("flash_attention"):
+def is_flash(implementation: str | None) -> bool:
+    """True for HF's FlashAttention implementations (flash_attention_2, _3, ...)."""
+    return bool(implementation) and implementation.startswith("flash_attention")
+
+
+def kernel_for(implementation: str | None) -> Kernel:
+    """The attention kernel matching the model's configured implementation (flash when set, else SDPA)."""
+    if is_flash(implementation):
+        if implementation not in ALL_ATTENTION_FUNCTIONS:
+            raise ValueError(
+                f"attention implementation {implementation!r} is not registered with transformers"
+            )
         return hf_kernel(implementation)
-    return lambda module, q, k, v, causal, scaling: sdpa_kernel(q, k, v, causal, scaling)
+    return Kernel(SDPA, lambda module, q, k, v, causal, scaling: sdpa_kernel(q, k, v, causal, scaling))
 
 
 @contextmanager

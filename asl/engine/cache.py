@@ -9,11 +9,13 @@ class PrunedKVCache:
     """Per-layer key/value buffers sized at prefill time (kept entries + room for decoding).
 
     Entries are stored post-RoPE at the KV heads, never repeated to the query heads. Decode steps write
-    into the reserved room in place, so a step costs no copy of the cache.
+    into the reserved room in place, so a step costs no copy of the cache. ``align`` > 1 rounds each
+    buffer up to a multiple of ``align`` entries (the static decode step views a buffer as equal blocks);
+    the entries past a layer's length are never read unmasked.
     """
 
-    def __init__(self, num_layers: int, decode_room: int):
-        self.decode_room = decode_room
+    def __init__(self, num_layers: int, decode_room: int, align: int = 1):
+        self.decode_room, self.align = decode_room, align
         self.keys: list[torch.Tensor | None] = [None] * num_layers
         self.values: list[torch.Tensor | None] = [None] * num_layers
         self.lengths = [0] * num_layers
@@ -22,11 +24,13 @@ class PrunedKVCache:
     def store(self, layer: int, key: torch.Tensor, value: torch.Tensor) -> None:
         """Store the prompt entries of ``layer`` (prefill)."""
         batch, heads, length, dim = key.shape
-        room = length + self.decode_room
+        room = -(-(length + self.decode_room) // self.align) * self.align
         self.keys[layer] = k_buf = key.new_empty(batch, heads, room, dim)
         self.values[layer] = v_buf = value.new_empty(batch, heads, room, value.shape[-1])
         k_buf[:, :, :length] = key
         v_buf[:, :, :length] = value
+        k_buf[:, :, length:] = 0  # the room is read under a mask by the static step: no NaN garbage
+        v_buf[:, :, length:] = 0
         self.lengths[layer] = self.prompt_lengths[layer] = length
 
     def append(self, layer: int, key: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -35,7 +39,7 @@ class PrunedKVCache:
         k_buf, v_buf = self.keys[layer], self.values[layer]
         if k_buf is None:
             raise RuntimeError(f"layer {layer} has no prompt KV: prefill did not cache this layer")
-        if start + added > k_buf.shape[2]:
+        if start + added > self.prompt_lengths[layer] + self.decode_room:
             raise RuntimeError(f"layer {layer}: decode room of {self.decode_room} tokens exhausted")
         k_buf[:, :, start : start + added] = key
         v_buf[:, :, start : start + added] = value

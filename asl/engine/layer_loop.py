@@ -48,7 +48,8 @@ def decoder_parts(model: PreTrainedModel):
     return base.embed_tokens, base.rotary_emb, base.layers, base.norm, model.lm_head
 
 
-def _run_layer(layer, hidden, position_ids, position_embeddings, request) -> torch.Tensor:
+def run_layer(layer, hidden, position_ids, position_embeddings, request) -> torch.Tensor:
+    """One HF decoder layer with the engine's per-request object forwarded to its attention."""
     out = layer(
         hidden,
         attention_mask=None,
@@ -79,7 +80,7 @@ def prefill(
     cos, sin = rotary(hidden, position_ids)
     request = EngineRequest(session, cache, kernel, prefill=True)
     for index, layer in enumerate(layers):
-        hidden = _run_layer(layer, hidden, position_ids, (cos, sin), request)
+        hidden = run_layer(layer, hidden, position_ids, (cos, sin), request)
         action = session.after_layer(index)
         if action.stop:
             return PrefillOutput(None, index + 1, stop_keep=action.keep)
@@ -95,7 +96,7 @@ def prefill(
 def decode_step(
     model: PreTrainedModel, token: int, position: int, cache: PrunedKVCache, kernel
 ) -> torch.Tensor:
-    """One greedy decode step at RoPE position ``position``: returns [vocab] logits."""
+    """One eager decode step at RoPE position ``position`` over the cache's used entries: [vocab] logits."""
     embed, rotary, layers, _, _ = decoder_parts(model)
     device = embed.weight.device
     hidden = embed(torch.tensor([[token]], device=device))
@@ -103,5 +104,5 @@ def decode_step(
     position_embeddings = rotary(hidden, position_ids)
     request = EngineRequest(None, cache, kernel, prefill=False)
     for layer in layers:
-        hidden = _run_layer(layer, hidden, position_ids, position_embeddings, request)
+        hidden = run_layer(layer, hidden, position_ids, position_embeddings, request)
     return last_logits(model, hidden)

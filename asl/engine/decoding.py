@@ -1,0 +1,89 @@
+"""The greedy decode loops after prefill: ``eager`` (dynamic shapes) or ``static`` (the fixed-shape step)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Container
+from dataclasses import dataclass, field
+
+import torch
+from transformers import PreTrainedModel
+
+from asl.engine.cache import PrunedKVCache
+from asl.engine.layer_loop import decode_step
+from asl.engine.static_decode import DECODE_BLOCK, StaticDecoder
+
+DECODE_MODES = ("eager", "static")
+
+
+def resolve_decode_mode(mode: str | None, device: torch.device) -> str:
+    """``None`` -> ``static`` on CUDA, ``eager`` elsewhere; anything else must be one of DECODE_MODES."""
+    if mode is None:
+        return "static" if device.type == "cuda" else "eager"
+    if mode not in DECODE_MODES:
+        raise ValueError(f"decode_mode must be one of {', '.join(DECODE_MODES)}, got {mode!r}")
+    return mode
+
+
+def cache_alignment(mode: str) -> int:
+    """Buffer alignment the decode mode needs (the static step views buffers as equal blocks)."""
+    return DECODE_BLOCK if mode == "static" else 1
+
+
+@dataclass
+class DecodeOutput:
+    """Tokens after the first, per-step times, and what the static mode spent on its CUDA graph."""
+
+    tokens: list[int] = field(default_factory=list)
+    step_times: list[float] = field(default_factory=list)  # steady steps (TPOT)
+    setup_s: float = 0.0  # static on CUDA: the eager warm-up step and the graph capture (not in TPOT)
+    graph: bool = False  # a CUDA graph was captured and replayed
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def decode(
+    model: PreTrainedModel,
+    cache: PrunedKVCache,
+    kernel,
+    first: int,
+    position: int,
+    budget: int,
+    stops: Container[int],
+    mode: str,
+) -> DecodeOutput:
+    """Greedy tokens after ``first`` (fed at RoPE ``position``) until ``budget`` more or a stop token.
+
+    ``stops`` is empty when EOS is ignored. Each step is timed from its start until its token is on the
+    host; on CUDA the static mode's first two steps (eager warm-up, capture + first replay) are setup.
+    """
+    out = DecodeOutput()
+    token = first
+    if budget <= 0 or token in stops:
+        return out
+    device = model.get_input_embeddings().weight.device
+    static = StaticDecoder(model, cache, token, position, capture=True) if mode == "static" else None
+    try:
+        while len(out.tokens) < budget and token not in stops:
+            _sync(device)
+            start = time.perf_counter()
+            if static is None:
+                token = int(
+                    torch.argmax(decode_step(model, token, position + len(out.tokens), cache, kernel))
+                )
+            else:
+                token = static.step()
+            elapsed = time.perf_counter() - start
+            if static is not None and static.capture and static.steps <= 2:
+                out.setup_s += elapsed
+            else:
+                out.step_times.append(elapsed)
+            out.tokens.append(token)
+    finally:
+        if static is not None:
+            out.graph = static.graph is not None
+            static.finish()
+    return out
