@@ -9,6 +9,9 @@ Per layer on n tokens (causal prefill, queries and keys = the same n tokens):
   linear    = n * 2 * (h*Hq*d + 2*h*Hkv*d + Hq*d*h + 3*h*I)
   attention = 2 * [QK^T and AV] * d * Hq * n(n+1)/2 pairs = 2*d*Hq*n*(n+1)
 The LM head runs on the last position only: 2*h*V.
+
+Decoding and memory: the bytes a decode step must read (its floor over the memory bandwidth), the weight
+count, and the prefill working set of the engine's layer loop (the peak-memory model of ``predict``).
 """
 
 from __future__ import annotations
@@ -100,3 +103,49 @@ def kv_bytes(a: ArchSpec, kv_lengths: Sequence[int], dtype_bytes: int) -> int:
     if len(kv_lengths) != a.num_layers:
         raise ValueError(f"kv_lengths has {len(kv_lengths)} layers, the model {a.num_layers}")
     return a.kv_heads * a.head_dim * 2 * dtype_bytes * sum(int(n) for n in kv_lengths)
+
+
+# -- decoding and memory (issue 11: floors and the prefill working set) -------------------------------
+
+
+def weight_params(a: ArchSpec, tied: bool = False) -> int:
+    """Parameters: embedding table, per layer the projections and two norms, final norm, LM head (biases
+    excluded; Qwen2's q/k/v biases are 0.002% of its weights)."""
+    head = 0 if tied else a.vocab * a.hidden
+    return a.vocab * a.hidden + a.num_layers * (linear_params_per_layer(a) + 2 * a.hidden) + a.hidden + head
+
+
+def kv_entry_bytes(a: ArchSpec, dtype_bytes: int) -> int:
+    """Bytes of one cached token at one layer (K and V, KV heads only)."""
+    return 2 * a.kv_heads * a.head_dim * dtype_bytes
+
+
+def decode_read_bytes(a: ArchSpec, weight_bytes_read: int, kv_entries: int, dtype_bytes: int) -> int:
+    """Bytes one decode step must read: the weights it uses plus ``kv_entries`` cached entries (all layers).
+
+    ``weight_bytes_read`` is every weight but the embedding table, of which one row is read
+    (:func:`decode_weight_bytes`); the floor of a step is this over the memory bandwidth.
+    """
+    return weight_bytes_read + kv_entries * kv_entry_bytes(a, dtype_bytes)
+
+
+def decode_weight_bytes(a: ArchSpec, dtype_bytes: int, tied: bool = False) -> int:
+    """Weight bytes a decode step reads: all weights except the embedding table (one row of it)."""
+    table = 0 if tied else a.vocab * a.hidden
+    return (weight_params(a, tied) - table + a.hidden) * dtype_bytes
+
+
+def prefill_working_bytes(a: ArchSpec, n: int, dtype_bytes: int, mlp_chunk: int | None) -> int:
+    """Peak activation bytes of one decoder layer on n tokens, as the engine runs it (beyond weights + KV).
+
+    Attention block (HF's layer forward): the residual and the normed input (h each), q and the three
+    q-sized temporaries of RoPE (4 Hq d), k and v (2 Hkv d). MLP block: residual, normed input and output
+    (3 h) plus gate, up and their product for one chunk of tokens (3 c I). RMSNorm's fp32 upcast: the
+    input plus two fp32 copies (h (b + 8)). RoPE's cos/sin (2 d) are held for the whole prefill.
+    """
+    b, h = dtype_bytes, a.hidden
+    chunk = n if not mlp_chunk else min(n, mlp_chunk)
+    attention = n * b * (2 * h + 4 * a.heads * a.head_dim + 2 * a.kv_heads * a.head_dim)
+    mlp = n * b * 3 * h + 3 * chunk * b * a.intermediate
+    norm = n * h * (b + 2 * 4)
+    return max(attention, mlp, norm) + 2 * n * a.head_dim * b

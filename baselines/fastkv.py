@@ -24,6 +24,9 @@ class FastKV(PropagatingMethod):
     model_keys = {"tsp_layer": relative_depth(0.47)}
     layer_keys = ("tsp_layer",)
 
+    def planned_layer(self) -> int | None:
+        return self.tsp_layer
+
     def new_session(self, num_layers: int, prompt_len: int) -> Session:
         selector = FixedLayerSelector(self.tsp_layer, self.num_keep, self.window)
         return OnePassSession(

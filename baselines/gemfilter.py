@@ -71,6 +71,9 @@ class GemFilter(TwoPassMethod):
         )
         check_int(self, "force_tail", self.force_tail, minimum=0, what=">= 0")
 
+    def planned_layer(self) -> int | None:
+        return self.filter_layer
+
     def pass1_layer(self, num_layers: int, selection_layer: int | None) -> int:
         return self.filter_layer if selection_layer is None else selection_layer
 

@@ -8,6 +8,7 @@ steps); overrides change them. Outputs go to results/efficiency/<model>[-random]
     scripts/bench_efficiency.py model=llama31_8b_ul              # random-weight Llama-3.1-8B (GPU)
     scripts/bench_efficiency.py model=tiny_llama                 # seconds (the tests)
     scripts/bench_efficiency.py rebuild=results/efficiency/smollm2_135m   # reports from runs.jsonl
+    scripts/bench_efficiency.py predict=true model=llama31_8b_ul  # cost/memory model at 128K-1M on an H200
 """
 
 from __future__ import annotations
@@ -44,6 +45,13 @@ def main(cfg: DictConfig) -> None:
         from asl.efficiency.settings import settings_from_config
 
         settings = settings_from_config(OmegaConf.to_container(cfg, resolve=True))
+        if cfg.predict:
+            from asl.efficiency.predict import predict_only
+
+            out = predict_only(settings)
+            print((out / "predict.md").read_text())
+            print(f"wrote {out}/predict.md, predict.csv")
+            return
         rows, out = run(settings)
     except (ValueError, OSError) as exc:
         fail(one_line(exc), PROG)

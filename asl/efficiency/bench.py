@@ -12,6 +12,8 @@ import torch
 
 from asl.cost_model import ArchSpec
 from asl.efficiency.bench_loop import bench_length
+from asl.efficiency.device import measure_rates
+from asl.efficiency.floors import FloorInputs, add_floors
 from asl.efficiency.measure import cleanup, device_name, run_metadata
 from asl.efficiency.prompts import build_prompt_ids
 from asl.efficiency.report import write_all
@@ -34,14 +36,14 @@ def _append_runs(path: Path, n: int, configs: list[Any], first: bool) -> None:
                 fh.write(json.dumps({**head, **extra, **rec}) + "\n")
 
 
-def write_profiles(model: Any, tokenizer: Any, ids: list[int], configs: list[Any], out: Path) -> None:
+def write_profiles(model: Any, tokenizer: Any, ids: list[int], configs: list[Any], out: Path, s: Any) -> None:
     """Operator tables for every config and per-layer prefill times (profiles/layer_times_<N>.txt)."""
     from asl.efficiency.profile import layer_times, profile_configs
 
-    profile_configs(model, tokenizer, ids, configs, out)
+    profile_configs(model, tokenizer, ids, configs, out, s)
     lines = []
     for cfg in configs:
-        calls = layer_times(model, tokenizer, ids, cfg)
+        calls = layer_times(model, tokenizer, ids, cfg, s)
         total = sum(t for _, _, t in calls)
         detail = " ".join(f"{i}:{n}:{t * 1e3:.0f}ms" for i, n, t in calls)
         lines.append(f"{cfg.label}: {len(calls)} layer calls, {total:.3f}s in layers | {detail}")
@@ -76,6 +78,9 @@ def _run(s: BenchSettings) -> tuple[list[dict[str, Any]], Path]:
         "weights": s.weights,
         "dtype": str(model.dtype),
     }
+    rates = measure_rates(device, model.dtype, device_name(device))
+    log.info("device rates: %s", rates)
+    floors = floor_inputs(model, arch, dtype_bytes, s, rates)
     rows: list[dict[str, Any]] = []
     prompt_source = ""
     max_ctx = s.spec.max_context
@@ -87,7 +92,7 @@ def _run(s: BenchSettings) -> tuple[list[dict[str, Any]], Path]:
         configs = bench_length(model, tokenizer, ids, s, device)
         _append_runs(result_dir(s) / "runs.jsonl", n, configs, first=n == s.lengths[0])
         if s.profile_ops and n == max(s.lengths):
-            write_profiles(model, tokenizer, ids, configs, result_dir(s) / "profiles")
+            write_profiles(model, tokenizer, ids, configs, result_dir(s) / "profiles", s)
         rows.extend(
             config_row(c, arch, n, dtype_bytes, {**common, "prompt_source": prompt_source}) for c in configs
         )
@@ -95,22 +100,44 @@ def _run(s: BenchSettings) -> tuple[list[dict[str, Any]], Path]:
         if n != s.lengths[-1]:  # partial results after every length (a long run can be inspected early)
             partial = [dict(r) for r in rows]
             add_ratios(partial)
+            add_floors(partial, floors)
             write_all(
                 partial,
-                {**_meta(s, model, device, arch, prompt_source, partial), "partial": True},
+                {**_meta(s, model, device, arch, prompt_source, partial, floors), "partial": True},
                 result_dir(s),
             )
     add_ratios(rows)
-    meta = {**_meta(s, model, device, arch, prompt_source, rows), "elapsed_s": round(time.time() - start, 1)}
+    add_floors(rows, floors)
+    meta = {
+        **_meta(s, model, device, arch, prompt_source, rows, floors),
+        "elapsed_s": round(time.time() - start, 1),
+    }
     out = result_dir(s)
     write_all(rows, meta, out)
     return rows, out
 
 
+def floor_inputs(model: Any, arch: ArchSpec, dtype_bytes: int, s: BenchSettings, rates: Any) -> FloorInputs:
+    """The floors' inputs from the loaded model: its weight bytes, and those a decode step reads (every
+    weight but the input embedding table, of which one row)."""
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    table = model.get_input_embeddings().weight
+    tied = table is model.get_output_embeddings().weight
+    read = weights - (0 if tied else table.numel() * table.element_size()) + arch.hidden * dtype_bytes
+    return FloorInputs(arch, dtype_bytes, weights, read, s.decode_steps, s.mlp_chunk or None, rates)
+
+
 def _meta(
-    s: BenchSettings, model: Any, device: torch.device, arch: ArchSpec, prompt_source: str, rows: list
+    s: BenchSettings,
+    model: Any,
+    device: torch.device,
+    arch: ArchSpec,
+    prompt_source: str,
+    rows: list,
+    floors: FloorInputs,
 ) -> dict:
-    """Run metadata: versions, device, commit, model shapes, settings, method configs."""
+    """Run metadata: versions, device, its measured rates, commit, model shapes, settings, method configs."""
+    engine = {key: sorted({str(r.get(key)) for r in rows}) for key in ("attention_kernel", "decode_mode")}
     return {
         "model": s.model,
         "weights": s.weights,
@@ -120,6 +147,10 @@ def _meta(
         "arch": arch.to_dict(),
         "settings": s.to_dict(),
         "prompt_source": prompt_source,
-        "weights_bytes": sum(p.numel() * p.element_size() for p in model.parameters()),
+        "weights_bytes": floors.weights_bytes,
+        "decode_weight_bytes": floors.decode_weight_bytes,
+        "device_rates": floors.rates.to_dict(),
+        "mlp_chunk": floors.mlp_chunk,
+        **engine,
         "method_configs": {f"{r['method']}@{r.get('kv_budget')}": r.get("_method_config") for r in rows},
     }

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from asl.efficiency.measure import WallTimer, cleanup, read_peak, reset_peak
+from asl.efficiency.measure import WallTimer, cleanup, reset_peak
 from asl.methods.base import PruningMethod
 from asl.methods.registry import build_method, method_node
 
@@ -28,7 +28,6 @@ class RunConfig:
     note: str = ""
     reference_for: str | None = None  # the label of the adaptive method this twin measures
     runs: list[dict[str, Any]] = field(default_factory=list)
-    prefill_peak: dict[str, int | None] = field(default_factory=dict)
 
 
 def layer_source(node: dict[str, Any], forced: bool) -> str:
@@ -56,14 +55,29 @@ def method_configs(
     return out
 
 
-def one_run(model: Any, tokenizer: Any, ids: list[int], cfg: RunConfig, steps: int, device: torch.device):
-    """One measured generate() call (peaks reset before it); returns the per-run record."""
+def one_run(
+    model: Any, tokenizer: Any, ids: list[int], cfg: RunConfig, s: Any, device: torch.device
+) -> dict[str, Any]:
+    """One measured generate() call (``s.decode_steps`` tokens, EOS ignored); returns the per-run record.
+
+    Peaks are the engine's, per phase: prefill (and the first token), then the decode steps.
+    """
     from asl import generate
 
     reset_peak(device)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     with WallTimer(device) as timer:
-        res = generate(model, tokenizer, ids, cfg.method, max_new_tokens=steps, ignore_eos=True)
+        res = generate(
+            model,
+            tokenizer,
+            ids,
+            cfg.method,
+            max_new_tokens=s.decode_steps,
+            ignore_eos=True,
+            decode_mode=s.decode_mode,
+            mlp_chunk=s.mlp_chunk,
+        )
+    cuda = device.type == "cuda"
     rec = {
         "ttft_s": res.ttft_s,
         "load_avg_1m": load,
@@ -72,28 +86,27 @@ def one_run(model: Any, tokenizer: Any, ids: list[int], cfg: RunConfig, steps: i
         "new_tokens": len(res.token_ids),
         "peak_memory_bytes": res.peak_memory_bytes,
         "peak_memory_kind": res.peak_memory_kind,
+        "peak_allocated_bytes": res.peak_memory_bytes if cuda else None,
+        "peak_reserved_bytes": res.peak_memory_reserved_bytes,
+        "prefill_peak_bytes": res.prefill_peak_bytes,
+        "prefill_peak_reserved_bytes": res.prefill_peak_reserved_bytes,
+        "decode_peak_bytes": res.decode_peak_bytes,
+        "decode_peak_reserved_bytes": res.decode_peak_reserved_bytes,
         "kv_cache_bytes": res.kv_cache_bytes,
         "kv_lengths": list(res.kv_lengths),
         "selection_layer": res.selection_layer,
         "rel_variance": {int(k): float(v) for k, v in (res.rel_variance or {}).items()},
         "method_config": dict(res.method_config),
         "layers_run": res.layers_run,
-        "engine_peak_reserved_bytes": res.peak_memory_reserved_bytes,
-        **read_peak(device),
+        "attention_kernel": res.attention_kernel,
+        "decode_mode": res.decode_mode,
+        "decode_graph": res.decode_graph,
+        "decode_setup_s": res.decode_setup_s,
+        "mlp_chunk": res.mlp_chunk,
     }
     del res
     cleanup(device)
     return rec
-
-
-def prefill_peak(model: Any, tokenizer: Any, ids: list[int], cfg: RunConfig, device: torch.device):
-    """Prefill-phase peak memory: a max_new_tokens=1 run with the peaks reset before it."""
-    rec = one_run(model, tokenizer, ids, cfg, 1, device)
-    return {
-        "prefill_peak_allocated_bytes": rec["peak_allocated_bytes"],
-        "prefill_peak_reserved_bytes": rec["peak_reserved_bytes"],
-        "prefill_peak_memory_bytes": rec["peak_memory_bytes"],
-    }
 
 
 def overhead_twin(cfg: RunConfig, layer: int | None, num_layers: int) -> RunConfig | None:
@@ -125,7 +138,7 @@ def bench_length(model: Any, tokenizer: Any, ids: list[int], s: Any, device: tor
     while pending:
         cfg = pending.pop(0)
         for _ in range(max(1, s.warmups)):
-            warm = one_run(model, tokenizer, ids, cfg, s.decode_steps, device)
+            warm = one_run(model, tokenizer, ids, cfg, s, device)
             log.info(
                 "warm-up %s N=%d ttft=%.3fs layer=%s",
                 cfg.label,
@@ -138,11 +151,9 @@ def bench_length(model: Any, tokenizer: Any, ids: list[int], s: Any, device: tor
             if twin is not None:
                 configs.append(twin)
                 pending.insert(0, twin)
-        if s.phase_memory:
-            cfg.prefill_peak = prefill_peak(model, tokenizer, ids, cfg, device)
     for rep in range(s.repeats):
         for cfg in configs:
-            rec = one_run(model, tokenizer, ids, cfg, s.decode_steps, device)
+            rec = one_run(model, tokenizer, ids, cfg, s, device)
             cfg.runs.append(rec)
             log.info(
                 "rep %d %s N=%d ttft=%.3fs tpot=%s", rep, cfg.label, len(ids), rec["ttft_s"], rec["tpot_s"]

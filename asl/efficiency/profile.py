@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,13 @@ from asl.efficiency.measure import cleanup
 
 
 def profile_configs(
-    model: Any, tokenizer: Any, ids: list[int], configs: list[RunConfig], out_dir: Path, rows: int = 25
+    model: Any,
+    tokenizer: Any,
+    ids: list[int],
+    configs: list[RunConfig],
+    out_dir: Path,
+    s: Any,
+    rows: int = 25,
 ) -> dict[str, float]:
     """Profile a max_new_tokens=1 generate() per config (after a warm-up); write one table per config.
 
@@ -24,10 +31,11 @@ def profile_configs(
     sort_key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
     out_dir.mkdir(parents=True, exist_ok=True)
     ttft: dict[str, float] = {}
+    first_token = dataclasses.replace(s, decode_steps=1)
     for cfg in configs:
-        one_run(model, tokenizer, ids, cfg, 1, device)  # warm-up
+        one_run(model, tokenizer, ids, cfg, first_token, device)  # warm-up
         with profile(activities=activities) as prof:
-            rec = one_run(model, tokenizer, ids, cfg, 1, device)
+            rec = one_run(model, tokenizer, ids, cfg, first_token, device)
         ttft[cfg.label] = rec["ttft_s"]
         table = prof.key_averages().table(sort_by=sort_key, row_limit=rows)
         name = cfg.label.replace("[", "_").replace("]", "")
@@ -38,7 +46,9 @@ def profile_configs(
     return ttft
 
 
-def layer_times(model: Any, tokenizer: Any, ids: list[int], cfg: RunConfig) -> list[tuple[int, int, float]]:
+def layer_times(
+    model: Any, tokenizer: Any, ids: list[int], cfg: RunConfig, s: Any
+) -> list[tuple[int, int, float]]:
     """(layer, tokens in, seconds) per decoder-layer call of one prefill, via forward hooks (synchronised)."""
     import time
 
@@ -68,7 +78,7 @@ def layer_times(model: Any, tokenizer: Any, ids: list[int], cfg: RunConfig) -> l
     handles = [layer.register_forward_pre_hook(pre(i)) for i, layer in enumerate(layers)]
     handles += [layer.register_forward_hook(post(i)) for i, layer in enumerate(layers)]
     try:
-        one_run(model, tokenizer, ids, cfg, 1, device)
+        one_run(model, tokenizer, ids, cfg, dataclasses.replace(s, decode_steps=1), device)
     finally:
         for h in handles:
             h.remove()

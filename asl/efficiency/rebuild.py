@@ -8,6 +8,8 @@ from typing import Any
 
 from asl.cost_model import ArchSpec
 from asl.efficiency.bench_loop import RunConfig
+from asl.efficiency.device import DeviceRates
+from asl.efficiency.floors import FloorInputs, add_floors
 from asl.efficiency.report import write_all
 from asl.efficiency.rows import add_ratios, config_row
 from asl.methods.registry import method_from_config
@@ -35,6 +37,17 @@ def rebuild(out_dir: Path) -> list[dict[str, Any]]:
     common = {key: meta.get(key) for key in ("model", "device", "weights", "dtype", "prompt_source")}
     rows = [config_row(cfg, arch, n, dtype_bytes, common) for (n, _), cfg in groups.items()]
     add_ratios(rows)
+    if meta.get("device_rates"):  # runs from before the floors have no measured rates
+        floors = FloorInputs(
+            arch,
+            dtype_bytes,
+            meta["weights_bytes"],
+            meta["decode_weight_bytes"],
+            meta["settings"]["decode_steps"],
+            meta.get("mlp_chunk"),
+            DeviceRates.from_dict({"source": "measured", **meta["device_rates"]}),
+        )
+        add_floors(rows, floors)
     meta["method_configs"] = {f"{r['method']}@{r.get('kv_budget')}": r.get("_method_config") for r in rows}
     meta["rebuilt_from"] = "runs.jsonl"
     write_all(rows, meta, out_dir)

@@ -10,9 +10,16 @@ from asl.cost_model import ArchSpec, full_prefill_flops
 from asl.efficiency.bench_loop import RunConfig, selection_layer_of
 from asl.efficiency.kvcheck import check_kv
 from asl.efficiency.measure import summarize
-from asl.results.paper import paper_efficiency
+from asl.results.paper import paper_efficiency, paper_kv_gb
 
 NAN = float("nan")
+#: the engine's per-phase peaks (CUDA: allocated and reserved; CPU: RSS growth, no reserved)
+PHASE_PEAKS = (
+    "prefill_peak_bytes",
+    "prefill_peak_reserved_bytes",
+    "decode_peak_bytes",
+    "decode_peak_reserved_bytes",
+)
 
 
 def _median(values: list[Any]) -> float:
@@ -64,11 +71,12 @@ def config_row(cfg: RunConfig, arch: ArchSpec, n: int, dtype_bytes: int, common:
         "peak_memory_kind": runs[-1]["peak_memory_kind"],
         "peak_allocated_bytes": _median([r["peak_allocated_bytes"] for r in runs]),
         "peak_reserved_bytes": _median([r["peak_reserved_bytes"] for r in runs]),
-        **{
-            k_: cfg.prefill_peak.get(k_)
-            for k_ in ("prefill_peak_allocated_bytes", "prefill_peak_reserved_bytes")
-        },
-        "engine_peak_reserved_bytes": _median([r["engine_peak_reserved_bytes"] for r in runs]),
+        **{key: _median([r.get(key) for r in runs]) for key in PHASE_PEAKS},
+        "attention_kernel": runs[-1].get("attention_kernel"),
+        "decode_mode": runs[-1].get("decode_mode"),
+        "decode_graph": runs[-1].get("decode_graph"),
+        "decode_setup_s": _median([r.get("decode_setup_s") for r in runs]),
+        "mlp_chunk": runs[-1].get("mlp_chunk"),
         "layers_run": runs[-1]["layers_run"],
         "layers_expected": method.layer_calls(arch.num_layers, layer),
         "kv_cache_bytes": runs[-1]["kv_cache_bytes"],
@@ -78,6 +86,7 @@ def config_row(cfg: RunConfig, arch: ArchSpec, n: int, dtype_bytes: int, common:
         "ideal_ttft_ratio": flops / full_prefill_flops(arch, n),
         "repeats": ttft["n"],
         **paper_efficiency(cfg.label, n, cfg.budget and k),
+        "paper_kv_gb": paper_kv_gb(common.get("model"), cfg.label, n, cfg.budget),
         **_rho_summary(runs[-1].get("rel_variance") or {}),
         "monitor_reference_label": cfg.reference_for,
         "note": cfg.note,

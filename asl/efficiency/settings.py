@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from asl.engine.chunking import DEFAULT_MLP_CHUNK, check_chunk
+from asl.engine.decoding import DECODE_MODES
 from asl.methods.registry import list_methods
 from asl.models import ModelSpec, get_model_spec, load_model
 from asl.models.embedded import checkpoint_dir
@@ -15,7 +17,7 @@ from asl.models.loading import resolve_attn_implementation, resolve_device, reso
 from asl.models.tiny import build_random_model
 from asl.paths import REPO_ROOT
 
-PROFILE_KEYS = ("lengths", "budgets", "warmups", "repeats", "decode_steps", "phase_memory", "threads")
+PROFILE_KEYS = ("lengths", "budgets", "warmups", "repeats", "decode_steps", "threads", "predict_lengths")
 
 
 @dataclass
@@ -32,7 +34,6 @@ class BenchSettings:
     monitor_overhead: bool = True
     prompt: str = "niah"
     seed: int = 0
-    phase_memory: bool = False
     weights: str = "pretrained"
     force_layer: int | None = None
     device: str | None = None
@@ -41,6 +42,11 @@ class BenchSettings:
     profile: str = ""
     threads: int | None = None  # torch.set_num_threads (CPU); None keeps torch's default
     profile_ops: bool = False  # torch.profiler tables + per-layer times at the longest length
+    decode_mode: str | None = None  # generate()'s: None = static on CUDA, eager elsewhere
+    mlp_chunk: int | None = DEFAULT_MLP_CHUNK  # tokens per prefill MLP chunk (None/0: unchunked)
+    predict_lengths: list[int] = field(default_factory=list)  # predict=true: the lengths of predict.md
+    reference_device: dict[str, Any] = field(default_factory=dict)  # predict=true: the assumed device
+    prefill_efficiency: float = 0.68  # predicted TTFT = ideal FLOPs / (matmul rate x this)
 
     @property
     def model(self) -> str:
@@ -72,6 +78,11 @@ def settings_from_config(cfg: Any) -> BenchSettings:
     unknown = sorted(set(names) - set(list_methods()))
     if unknown:
         raise ValueError(f"unknown method(s) {', '.join(unknown)}; choose from: {', '.join(list_methods())}")
+    if cfg.get("decode_mode") not in (None, *DECODE_MODES):
+        raise ValueError(
+            f"decode_mode must be null or one of {', '.join(DECODE_MODES)}, got {cfg['decode_mode']!r}"
+        )
+    check_chunk(cfg.get("mlp_chunk"))
     if merged.get("weights") == "random" and not spec.random_config:
         raise ValueError(f"weights=random needs random_config in configs/model/{spec.name}.yaml")
     return BenchSettings(
@@ -86,6 +97,10 @@ def settings_from_config(cfg: Any) -> BenchSettings:
         dtype=cfg.get("dtype"),
         out_dir=cfg.get("out_dir"),
         profile_ops=bool(cfg.get("profile_ops", False)),
+        decode_mode=cfg.get("decode_mode"),
+        mlp_chunk=cfg.get("mlp_chunk", DEFAULT_MLP_CHUNK),
+        reference_device=dict(cfg.get("reference_device") or {}),
+        prefill_efficiency=float(cfg.get("prefill_efficiency", 0.68)),
         **merged,
     )
 

@@ -39,6 +39,10 @@ class AdaptiveRule(PruningMethod):
         )
         check_int(self, "l_obs", self.l_obs, minimum=1, what="a positive integer")
 
+    def planned_layer(self) -> int | None:
+        """Only a forced layer is known in advance; the rule picks its layer per prompt."""
+        return self.force_layer
+
     def selector(self, num_keep: int, window: int) -> AdaptiveLayerSelector:
         """A fresh per-request rule that keeps ``num_keep`` tokens (window included)."""
         return AdaptiveLayerSelector(self.tau, self.l_min, self.l_obs, num_keep, window, self.force_layer)

@@ -145,6 +145,11 @@ class PruningMethod:
         """Decoder-layer calls of one prefill (both passes for two-pass methods)."""
         return num_layers
 
+    def planned_layer(self) -> int | None:
+        """The selection layer this configuration fixes in advance (None: none, or the prompt decides);
+        predictions use it where no run has reported a layer."""
+        return None
+
     def overhead_reference(self, layer: int | None) -> tuple[str, dict[str, Any]] | None:
         """(method name, overrides) doing this configuration's layer work without its selection rule, when
         it has one (the efficiency bench measures the rule's monitoring overhead against it)."""

@@ -67,3 +67,13 @@ def paper_efficiency(method: str, n: int, k: int | None) -> dict[str, float | in
             row = eff[metric].get(model, {}).get(method)
             out[f"paper_{metric}_{short}"] = row[col] if row and col is not None else None
     return out
+
+
+def paper_kv_gb(model: str | None, method: str, n: int, budget: int | None) -> float | None:
+    """Table 7's memory (the KV cache, GB) of configuration ``method`` on ``model`` at the paper's RULER
+    128k setting (N = 131072, budget 2048; FullKV has no budget); None anywhere else."""
+    table = paper_data()["table7_ruler_128k"]
+    if n != table["length"] or budget not in (None, table["kv_budget"]):
+        return None
+    value = (table.get(model) or {}).get(method)
+    return None if value is None else float(value)
