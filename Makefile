@@ -17,7 +17,11 @@ embedded = $(filter $(MODEL),$(EMBEDDED_MODELS))
 RULER_BENCH = $(if $(embedded),benchmark=ruler_embedded,)
 NIAH_BENCH = $(if $(embedded),benchmark=niah_embedded,)
 
-.PHONY: help setup test lint clean reproduce-table2 sweep-tau sweep-budget ruler niah plots bench-efficiency
+# `make gpu-check` on a machine without the venv (a GPU box with carried wheels): make gpu-check PY=python3 GPU_CHECK_SETUP=
+GPU_CHECK_SETUP ?= setup
+
+.PHONY: help setup test lint clean reproduce-table2 sweep-tau sweep-budget ruler niah plots bench-efficiency \
+	predict-efficiency gpu-check
 
 help:
 	@echo "setup             create $(VENV), install the project and the embedded model (idempotent)"
@@ -27,7 +31,9 @@ help:
 	@echo "sweep-budget      Hydra multirun over method.kv_budget"
 	@echo "ruler / niah      RULER and NIAH experiments on MODEL"
 	@echo "plots             paper figures from results/"
-	@echo "bench-efficiency  TTFT/TPOT/memory benchmark"
+	@echo "bench-efficiency  TTFT/TPOT/memory benchmark with the TTFT/TPOT floors"
+	@echo "predict-efficiency  cost/memory-model predictions (128K-1M on an H200) for MODEL, no model run"
+	@echo "gpu-check         the GPU path in one run (< 8 min on one GPU; CUDA parts skipped without CUDA)"
 	@echo "lint              ruff"
 	@echo "clean             remove the venv and caches (not results/)"
 
@@ -76,6 +82,12 @@ plots: setup
 
 bench-efficiency: setup
 	HF_HUB_OFFLINE=1 $(PY) scripts/bench_efficiency.py model=$(MODEL) $(ARGS)
+
+predict-efficiency: setup
+	$(PY) scripts/bench_efficiency.py predict=true model=$(MODEL) $(ARGS)
+
+gpu-check: $(GPU_CHECK_SETUP)
+	HF_HUB_OFFLINE=1 $(PY) scripts/gpu_check.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache multirun outputs

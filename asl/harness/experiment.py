@@ -27,6 +27,8 @@ from asl.results.schema import RunSummary, SampleRecord, sample_key, summarize_r
 from asl.results.store import PredictionStore, atomic_write_json, atomic_write_text
 
 SUMMARY_INTERVAL_S = 10.0  # metrics.json is rewritten at most this often during a run (and at its end)
+#: what the engine reports it ran (GenerationResult fields), copied into run_meta.json as ``engine``
+ENGINE_FIELDS = ("attention_kernel", "decode_mode", "decode_graph", "mlp_chunk")
 
 
 def _seed_everything(seed: int) -> None:
@@ -89,6 +91,7 @@ class Experiment:
         self._summary_time = 0.0
         self.skipped: list[Any] = []
         self.records: dict[str, SampleRecord] = {}
+        self.engine: dict[str, Any] = {}
 
     @property
     def backend(self) -> Backend:
@@ -166,6 +169,7 @@ class Experiment:
                 stop_token_ids=self.stop_ids,
             )
             rec.prediction = res.text
+            self.engine.update({k: getattr(res, k) for k in ENGINE_FIELDS if hasattr(res, k)})
             rec.ttft_s, rec.tpot_s = res.ttft_s, res.tpot_s
             rec.peak_memory_bytes, rec.peak_memory_kind = res.peak_memory_bytes, res.peak_memory_kind
             rec.kv_cache_bytes, rec.kv_lengths = res.kv_cache_bytes, list(res.kv_lengths)
@@ -247,6 +251,8 @@ class Experiment:
             if status != "complete":
                 self._write_summary()
             meta.update(end_time=now_iso(), status=status)
+            if self.engine:
+                meta["engine"] = dict(self.engine)  # what ran: attention kernel, decode mode, MLP chunk
             atomic_write_json(run_dir / "run_meta.json", meta)
             logger.finish(0 if status == "complete" else 1)
         return run_dir

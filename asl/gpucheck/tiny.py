@@ -1,0 +1,113 @@
+"""Correctness of every method on the tiny random-weight models: decode modes, kernels, HF agreement.
+
+fp32: the static decode step (a CUDA graph on CUDA) gives the eager loop's tokens, and FullKV gives HF
+``generate``'s. bf16: every method runs in both modes with the KV its arithmetic states; token agreement
+is reported (rounding may flip near-ties). FlashAttention-2 (bf16, when importable on CUDA): every method
+runs through HF's flash wrapper; agreement with SDPA is reported.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+import torch
+
+from asl.gpucheck.summary import Summary
+from asl.methods.registry import build_method, list_methods, method_node
+
+
+def small_method(name: str, small: dict[str, Any]) -> Any:
+    """Method ``name`` with the ``small`` overrides it has keys for (tiny-model budgets)."""
+    node = method_node(name)
+    return build_method(name, **{k: v for k, v in small.items() if k in node})
+
+
+def _agreement(a: list[int], b: list[int]) -> str:
+    same = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    return "identical" if a == b else f"first {same} of {len(a)} tokens agree"
+
+
+def _hf_greedy(model: Any, prompt: torch.Tensor, steps: int) -> list[int]:
+    out = model.generate(prompt, max_new_tokens=steps, min_new_tokens=steps, do_sample=False, pad_token_id=0)
+    return out[0, prompt.shape[1] :].tolist()
+
+
+def decode_modes(summary: Summary, section: str, model_name: str, device: str, dtype: str, cfg: Any) -> None:
+    """Eager and static decoding of every method on ``model_name`` (exact in fp32, reported in bf16)."""
+    from asl import generate, load_model
+    from asl.engine import resolve_method
+
+    model, _ = load_model(model_name, device=device, dtype=dtype)
+    generator = torch.Generator().manual_seed(7)
+    prompt = torch.randint(0, model.config.vocab_size, (1, cfg.prompt_len), generator=generator).to(device)
+    exact = dtype == "float32"
+    where = f"{model_name} {dtype} on {device}"
+    for name in list_methods():
+        method = small_method(name, dict(cfg.small))
+        try:
+            runs = {
+                mode: generate(
+                    model, None, prompt[0], method, cfg.new_tokens, ignore_eos=True, decode_mode=mode
+                )
+                for mode in ("eager", "static")
+            }
+        except Exception as exc:  # noqa: BLE001 - any failure is a finding of the check
+            summary.add(section, "FAIL", f"{where} {name}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+            continue
+        eager, static = runs["eager"], runs["static"]
+        expected = resolve_method(method, model)
+        kv_ok = eager.kv_lengths == expected.kv_lengths(
+            cfg.prompt_len, len(eager.kv_lengths), eager.selection_layer
+        )
+        graph = "CUDA graph" if static.decode_graph else "eager step"
+        agree = _agreement(eager.token_ids, static.token_ids)
+        ok = kv_ok and (eager.token_ids == static.token_ids or not exact)
+        if device == "cuda" and not static.decode_graph:
+            ok = False
+        summary.add(
+            section,
+            "PASS" if ok else "FAIL",
+            f"{where} {name}: static ({graph}) vs eager {agree}; KV {'ok' if kv_ok else 'WRONG'}",
+        )
+    if exact:
+        full = generate(model, None, prompt[0], build_method("fullkv"), cfg.new_tokens, ignore_eos=True)
+        hf = _hf_greedy(model, prompt, cfg.new_tokens)
+        status = "PASS" if full.token_ids == hf else "FAIL"
+        summary.add(section, status, f"{where} fullkv vs HF generate: {_agreement(hf, full.token_ids)}")
+    del model
+    if device == "cuda":
+        torch.cuda.empty_cache()
+
+
+def flash_attention(summary: Summary, section: str, model_name: str, cfg: Any) -> None:
+    """Every method through HF's flash_attention_2 wrapper (bf16, CUDA) against SDPA."""
+    from asl import generate, load_model
+
+    if importlib.util.find_spec("flash_attn") is None:
+        summary.add(section, "SKIP", "flash-attn is not installed: FlashAttention-2 skipped (SDPA ran)")
+        return
+    flash, _ = load_model(
+        model_name, device="cuda", dtype="bfloat16", attn_implementation="flash_attention_2"
+    )
+    sdpa, _ = load_model(model_name, device="cuda", dtype="bfloat16", attn_implementation="sdpa")
+    generator = torch.Generator().manual_seed(8)
+    prompt = torch.randint(0, flash.config.vocab_size, (cfg.prompt_len,), generator=generator).tolist()
+    for name in list_methods():
+        method = small_method(name, dict(cfg.small))
+        try:
+            a = generate(flash, None, prompt, method, cfg.new_tokens, ignore_eos=True)
+            b = generate(sdpa, None, prompt, method, cfg.new_tokens, ignore_eos=True)
+        except Exception as exc:  # noqa: BLE001
+            summary.add(
+                section, "FAIL", f"{model_name} {name}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+            )
+            continue
+        ok = a.attention_kernel == "flash_attention_2" and a.kv_lengths == b.kv_lengths
+        summary.add(
+            section,
+            "PASS" if ok else "FAIL",
+            f"{model_name} bf16 {name}: {a.attention_kernel} vs sdpa {_agreement(b.token_ids, a.token_ids)}",
+        )
+    del flash, sdpa
+    torch.cuda.empty_cache()
