@@ -23,7 +23,7 @@ def window_attention_histogram(
     num_kv_heads = key.shape[1]
     group = num_q_heads // num_kv_heads
     q_window = query[0, :, length - window :, :].reshape(num_kv_heads, group * window, head_dim)
-    logits = torch.matmul(q_window, key[0].transpose(-1, -2)).float() * scaling  # [H_kv, G*w, T]
+    logits = torch.matmul(q_window, key[0].transpose(-1, -2)).float().mul_(scaling)  # [H_kv, G*w, T]
     logits = logits.view(num_kv_heads, group, window, length)
     future = torch.triu(torch.ones(window, window, dtype=torch.bool, device=query.device), diagonal=1)
     logits[..., length - window :].masked_fill_(future, float("-inf"))
