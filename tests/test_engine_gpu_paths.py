@@ -103,13 +103,13 @@ def test_masked_decode_attention_matches_sdpa():
     q = torch.randn(1, 6, 1, 16)
     keys, values = torch.randn(1, 2, length, 16), torch.randn(1, 2, length, 16)
     keys[:, :, used:] = 1e4  # entries past the length must not count, whatever they hold
-    valid = torch.arange(length) < used
-    out = masked_decode_attention(q, keys, values, valid, 0.25)
+    unused = torch.arange(length) >= used
+    out = masked_decode_attention(q, keys, values, unused, 0.25)
     ref = F.scaled_dot_product_attention(
         q, keys[:, :, :used], values[:, :, :used], scale=0.25, enable_gqa=True
     )
     torch.testing.assert_close(out, ref.transpose(1, 2), rtol=1e-5, atol=1e-6)
-    half = masked_decode_attention(q.bfloat16(), keys.bfloat16(), values.bfloat16(), valid, 0.25)
+    half = masked_decode_attention(q.bfloat16(), keys.bfloat16(), values.bfloat16(), unused, 0.25)
     torch.testing.assert_close(half.float(), ref.transpose(1, 2), rtol=0.02, atol=0.02)
 
 

@@ -42,18 +42,19 @@ def _bmm_fp32(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def masked_decode_attention(
-    query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, valid: torch.Tensor, scaling: float
+    query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, unused: torch.Tensor, scaling: float
 ) -> torch.Tensor:
     """One query token against a whole buffer: [1, Hq, 1, d] x [1, Hkv, L, d] -> [1, 1, Hq, dv].
 
-    ``valid`` is a [L] bool mask of the entries to attend to; L must be a multiple of ``DECODE_BLOCK``.
+    ``unused`` is a [L] bool mask of the entries *not* to attend to (past the layer's length); L must be a
+    multiple of ``DECODE_BLOCK``.
     """
     _, num_q, _, dim = query.shape
     _, num_kv, length, dim_v = values.shape
     group, blocks = num_q // num_kv, length // DECODE_BLOCK
     q = query.reshape(num_kv, group, dim)
     scores = _bmm_fp32(q, keys[0].transpose(1, 2)) * scaling  # [Hkv, G, L]
-    probs = torch.softmax(scores.masked_fill(~valid, float("-inf")), dim=-1).to(values.dtype)
+    probs = torch.softmax(scores.masked_fill_(unused, float("-inf")), dim=-1).to(values.dtype)
     probs = probs.view(num_kv, group, blocks, DECODE_BLOCK).transpose(1, 2)  # [Hkv, S, G, B]
     probs = probs.reshape(num_kv * blocks, group, DECODE_BLOCK)
     partial = _bmm_fp32(probs, values[0].reshape(num_kv * blocks, DECODE_BLOCK, dim_v))  # [Hkv*S, G, dv]
@@ -79,8 +80,8 @@ class StaticDecodeRequest:
         index = length.view(1)
         k_buf.index_copy_(2, index, key)
         v_buf.index_copy_(2, index, value)
-        valid = self.slots[: k_buf.shape[2]] <= length
-        return masked_decode_attention(query, k_buf, v_buf, valid, scaling)
+        unused = self.slots[: k_buf.shape[2]] > length
+        return masked_decode_attention(query, k_buf, v_buf, unused, scaling)
 
 
 class StaticDecoder:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import math
@@ -39,7 +40,7 @@ def estimate_s(s: Any, rates: DeviceRates) -> float:
     from asl.efficiency.predict import predict_rows, reference_inputs
 
     f = reference_inputs(s)
-    f = type(f)(**{**f.__dict__, "rates": rates})
+    f = dataclasses.replace(f, rates=rates)
     rows = predict_rows(s, f, list(s.lengths))
     runs = max(1, s.warmups) + s.repeats
     per_run = [p["ttft_expected_s"] + 3 * s.decode_steps * p["tpot_floor_s"] for p in rows]
@@ -115,7 +116,7 @@ def predictions(summary: Summary, cfg: Any, rates: DeviceRates | None) -> None:
         s = bench_settings(model, [])
         f = reference_inputs(s)
         if rates is not None:
-            f = type(f)(**{**f.__dict__, "rates": rates})
+            f = dataclasses.replace(f, rates=rates)
         lengths, notes = clip_lengths(s, list(cfg.predict_lengths))
         rows = predict_rows(s, f, lengths)
         misfits = [f"{p['method']}@{p['context_length']}" for p in rows if p["fits"] is False]
