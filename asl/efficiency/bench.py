@@ -123,7 +123,8 @@ def floor_inputs(model: Any, arch: ArchSpec, dtype_bytes: int, s: BenchSettings,
     weights = sum(p.numel() * p.element_size() for p in model.parameters())
     table = model.get_input_embeddings().weight
     tied = table is model.get_output_embeddings().weight
-    read = weights - (0 if tied else table.numel() * table.element_size()) + arch.hidden * dtype_bytes
+    # tied embeddings: the LM head reads the whole table anyway
+    read = weights if tied else weights - table.numel() * table.element_size() + arch.hidden * dtype_bytes
     return FloorInputs(arch, dtype_bytes, weights, read, s.decode_steps, s.mlp_chunk or None, rates)
 
 

@@ -50,11 +50,12 @@ def memory_table(rows: list[dict], meta: Mapping[str, Any]) -> list[str]:
         "",
         "Peaks are reset at the start of each phase (prefill + first token, then decoding). On CPU they are the "
         "growth of the process RSS over the request (no reserved figure). Predicted = weights + KV + decode room "
-        "+ the prefill working set (asl/efficiency/floors.py), comparable with the CUDA prefill peak.",
+        "+ the prefill working set (asl/efficiency/floors.py), comparable with the CUDA prefill peak; beyond weights, "
+        "with the CPU one.",
         "",
         "| N | budget | method | KV MiB | paper KV GB | prefill peak | prefill reserved | decode peak "
-        "| decode reserved | predicted peak |",
-        "|" + "---|" * 10,
+        "| decode reserved | predicted peak | predicted beyond weights |",
+        "|" + "---|" * 11,
     ]
     for r in rows:
         paper = r.get("paper_kv_gb")
@@ -62,7 +63,8 @@ def memory_table(rows: list[dict], meta: Mapping[str, Any]) -> list[str]:
             f"| {r['context_length']} | {r['kv_budget'] or '–'} | {r['method']} | {_mib(r['kv_cache_bytes'])} "
             f"| {'–' if paper is None else paper} | {_mib(r.get('prefill_peak_bytes'))} "
             f"| {_mib(r.get('prefill_peak_reserved_bytes'))} | {_mib(r.get('decode_peak_bytes'))} "
-            f"| {_mib(r.get('decode_peak_reserved_bytes'))} | {_mib(r.get('peak_predicted_bytes'))} |"
+            f"| {_mib(r.get('decode_peak_reserved_bytes'))} | {_mib(r.get('peak_predicted_bytes'))} "
+            f"| {_mib(_num(r.get('peak_predicted_bytes')) - _num(weights))} |"
         )
     return out
 
