@@ -21,10 +21,12 @@ from asl.engine import trace_prefill
 from tests.reference import (
     RuleOutcome,
     asl_rule_oracle,
+    descending_ranks_naive,
     engine_selection,
     prompt_token_scores,
     random_prompt,
     text_prompt,
+    top_ranked_with_window,
 )
 
 RHO_ATOL = 1e-5
@@ -38,6 +40,21 @@ def assert_decisive(oracle: RuleOutcome, tau: float) -> None:
     for layer, rho in oracle.trace.items():
         assert abs(rho - tau) > oracle.slack[layer] + RHO_ATOL, (layer, rho, tau)
     assert not oracle.boundary_tie
+
+
+def assert_alternatives_differ(
+    scores, oracle: RuleOutcome, l_min: int, l_obs: int, num_keep: int, window: int
+):
+    """The case tells the spec's set apart from the plausible wrong ones: the union over the rank window
+    (one pass) and L_min's ranks (the ASL_2pass fallback)."""
+    ranks = [descending_ranks_naive(s) for s in scores]
+    layer = oracle.layer
+    union = set()
+    for row in ranks[max(0, layer - l_obs + 1) : layer + 1]:
+        union |= set(top_ranked_with_window(row, num_keep, window))
+    assert sorted(union) != oracle.keep
+    if not oracle.fired:
+        assert top_ranked_with_window(ranks[l_min], num_keep, window) != oracle.keep
 
 
 def assert_engine_matches(model, tokenizer, prompt: torch.Tensor, name: str, params: dict, oracle) -> None:
@@ -110,6 +127,8 @@ def test_engine_rule_equals_oracle_tiny(request, tiny_scores, model_name, seed, 
     assert oracle.fired == (fires_at is not None)
     expected_layer = fires_at if fires_at is not None or not two_pass else model.config.num_hidden_layers - 1
     assert oracle.layer == expected_layer
+    if oracle.layer is not None:
+        assert_alternatives_differ(scores, oracle, TINY_RULE["l_min"], TINY_RULE["l_obs"], num_keep, 8)
     assert_engine_matches(model, None, prompt, name, dict(TINY_RULE, **budget), oracle)
 
 
@@ -145,5 +164,7 @@ def test_engine_rule_equals_oracle_embedded(embedded, case):
         assert_decisive(oracle, EMBEDDED_TAU)
         assert oracle.fired == (fires_at is not None)
         assert oracle.layer == (29 if fires_at is None and name == "asl_2pass" else fires_at)
+        if oracle.layer is not None:
+            assert_alternatives_differ(scores, oracle, 10, 8, budget, window)
         params = dict(kv_budget=budget, window=window, tau=EMBEDDED_TAU, l_min=10, l_obs=8)
         assert_engine_matches(model, tokenizer, prompt, name, params, oracle)
