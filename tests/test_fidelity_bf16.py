@@ -17,10 +17,10 @@ SMALL_BUDGET = {
     "snapkv": dict(window=8),
     "fastkv": dict(window=8),
     "fastkv_fullbefore": dict(window=8),
-    "asl": dict(window=8, l_obs=3),
-    "asl_fullbefore": dict(window=8, l_obs=3),
+    "asl": dict(window=8, l_obs=3, force_layer=2),  # forced: a selection happens, and must keep every token
+    "asl_fullbefore": dict(window=8, l_obs=3, force_layer=2),
     "gemfilter": dict(),
-    "asl_2pass": dict(window=8, l_obs=3),
+    "asl_2pass": dict(window=8, l_obs=3),  # the rule never fires: the fallback keeps every token
 }
 
 
