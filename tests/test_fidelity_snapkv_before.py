@@ -104,17 +104,23 @@ def test_asl_snapkv_before_equals_naive(request, model_name, seed, layer):
     check_one_pass(model, None, prompt, "asl", params, oracle.layer, oracle.keep, STEPS, 1e-4)
 
 
+@pytest.fixture(scope="module")
+def embedded_prompt_scores(embedded):
+    """The N = 341 real prompt and its full-prompt token scores (window 32), shared by both methods."""
+    prompt = torch.tensor([text_prompt(embedded[1], 300, 0)])
+    return prompt, prompt_token_scores(embedded[0], prompt, 32, KERNEL)
+
+
 @pytest.mark.embedded
 @pytest.mark.parametrize("name", ["fastkv", "asl"])
-def test_snapkv_before_equals_naive_embedded(embedded, name):
+def test_snapkv_before_equals_naive_embedded(embedded, embedded_prompt_scores, name):
     """Real attention (N = 341, SnapKV budget 64, 128 propagated tokens compressed again to 64, window 32):
     FastKV at the model's TSP layer 14, and ASL, whose rule fires at layer 18 on this prompt. Over these 8
     tokens the SnapKV-before greedy text differs from the Full-before one at the same layer and set (steps 6
     and 8), so decoding over the wrong entries would show."""
     model, tokenizer = embedded
-    prompt = torch.tensor([text_prompt(tokenizer, 300, 0)])
+    prompt, scores = embedded_prompt_scores
     window, budget, num_keep = 32, 64, 128
-    scores = prompt_token_scores(model, prompt, window, KERNEL)
     params = dict(kv_budget=budget, select_k=num_keep, window=window)
     if name == "fastkv":
         layer, keep = 14, naive_keep(scores[14], num_keep, window).tolist()
