@@ -176,7 +176,9 @@ def reference_forward(
       (query rows after the prompt) see at KV head g only those prompt entries, i.e. what a per-KV-head
       compressed cache holds; prompt tokens always attend causally to the whole prompt of their layer.
     * ``window > 0`` records, per layer, the eager probabilities of the last ``window`` query rows (meaningful
-      for a prompt-only call, where they are the observation window).
+      for a prompt-only call, where they are the observation window). They are read from the attention
+      module's output by a forward hook: the tensor ``output_attentions=True`` would return, cut to the window
+      rows at once so that long prompts do not hold every layer's [H_q, T, T] matrix.
     """
     base = model.model
     config = model.config
