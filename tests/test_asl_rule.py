@@ -8,6 +8,7 @@ import torch
 from asl.methods.base import LayerScores
 from asl.methods.selectors import AdaptiveLayerSelector, relative_variance
 from asl.token_scoring import descending_ranks, relative_rank_variance_numerator, select_by_ranks
+from tests.reference import asl_rule_oracle, descending_order_naive
 
 
 class FixedScores(LayerScores):
@@ -92,3 +93,76 @@ def test_forced_layer_keeps_monitoring_and_ignores_tau():
     assert selector.selected_layer == 7
     assert sorted(selector.trace) == [3, 4, 5, 6, 7]  # the monitoring still ran up to the forced layer
     assert selector.trace[5] == 0.0
+
+
+# --- distinct rank vectors: the spec's choices against the alternatives they exclude (issue 14) ----------
+
+
+def test_keeps_top_m_of_the_selection_layer_only_not_the_union():
+    """Layers 4 and 5 agree except that tokens 3 and 4 swap ranks 4 and 5 (m = 4): the rule fires at 5 and
+    keeps layer 5's top 4 plus the window; the union over the rank window would also keep token 3."""
+    n = 12
+    base = [float(n - j) for j in range(n)]  # token 0 best
+    swapped = list(base)
+    swapped[3], swapped[4] = base[4], base[3]
+    selector = AdaptiveLayerSelector(tau=0.3, l_min=3, l_obs=2, num_keep=6, window=2)
+    scores = [shuffled(n, s) for s in range(4)] + [base, swapped]
+    feed(selector, scores)
+    assert selector.selected_layer == 5
+    # union {0..4}: tokens 3 and 4 have ranks {4, 5} -> variance 0.25 each, the others 0 -> v_5 = 0.1
+    v_lmin = relative_rank_variance_numerator(
+        torch.stack([descending_ranks(torch.tensor(s)) for s in scores[2:4]]), 4
+    )
+    assert selector.trace[5] == pytest.approx(0.1 / v_lmin)
+    assert selector.trace[4] >= 0.3
+    assert selector.keep.tolist() == [0, 1, 2, 4, 12, 13]  # not [0, 1, 2, 3, 4, 12, 13]
+
+
+def test_fallback_uses_the_last_layers_ranks():
+    """ASL_2pass's fallback (the rule never fires) keeps the last layer's top m, which here differs from
+    L_min's, from the reference window's and from the union of the last window."""
+    n, m = 12, 4
+    scores = [shuffled(n, 10 + s) for s in range(8)]
+    selector = AdaptiveLayerSelector(tau=1e-9, l_min=2, l_obs=3, num_keep=m + 2, window=2)
+    feed(selector, scores)
+    assert selector.selected_layer is None
+    selector.select_fallback(7)
+    assert selector.selected_layer == 7
+
+    def top(layer: int) -> list[int]:
+        return sorted(descending_order_naive(torch.tensor(scores[layer]))[:m]) + [12, 13]
+
+    assert selector.keep.tolist() == top(7)
+    assert top(7) != top(2) and top(7) != top(6)
+    assert len(selector.keep) == m + 2  # not the union of layers 5..7
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_rule_equals_the_naive_oracle_on_converging_scores(seed):
+    """Random distinct scores that converge with depth (so the rule fires at varying layers, or never):
+    the selector's rho trace, layer and set equal the independent oracle of tests/reference.py for several
+    L_min / L_obs (clipped windows included), m and tau."""
+    generator = torch.Generator().manual_seed(seed)
+    n, layers = 40, 12
+    l_min, l_obs = 1 + seed % 3, 2 + seed % 4
+    tau, num_keep, window = (0.3, 0.5, 0.7)[seed % 3], (10, 16, 24)[seed % 2], 4
+    target = torch.rand(n, generator=generator)
+    scores = [
+        target + (1.5 / (1 + layer * (seed % 4))) * torch.rand(n, generator=generator)
+        for layer in range(layers)
+    ]
+    selector = AdaptiveLayerSelector(tau, l_min, l_obs, num_keep, window)
+    feed(selector, [s.tolist() for s in scores])
+    oracle = asl_rule_oracle(
+        [torch.tensor(s.tolist()) for s in scores],
+        tau=tau,
+        l_min=l_min,
+        l_obs=l_obs,
+        num_keep=num_keep,
+        window=window,
+    )
+    assert selector.selected_layer == oracle.layer
+    assert sorted(selector.trace) == sorted(oracle.trace)
+    for layer, rho in oracle.trace.items():
+        assert selector.trace[layer] == pytest.approx(rho, rel=1e-9, abs=1e-12)
+    assert (None if selector.keep is None else selector.keep.tolist()) == oracle.keep
