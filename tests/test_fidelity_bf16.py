@@ -10,18 +10,19 @@ import pytest
 import torch
 
 from asl import build_method, generate, load_model
+from asl.methods import method_node
+from tests.methods_under_test import METHODS
 from tests.reference import random_prompt
 
 STEPS = 8
-SMALL_BUDGET = {
-    "snapkv": dict(window=8),
-    "fastkv": dict(window=8),
-    "fastkv_fullbefore": dict(window=8),
-    "asl": dict(window=8, l_obs=3, force_layer=2),  # forced: a selection happens, and must keep every token
-    "asl_fullbefore": dict(window=8, l_obs=3, force_layer=2),
-    "gemfilter": dict(),
-    "asl_2pass": dict(window=8, l_obs=3),  # the rule never fires: the fallback keeps every token
-}
+PRUNING = sorted(name for name in METHODS if name != "fullkv")
+
+
+def unpruned_params(name: str, budget: int) -> dict:
+    """The method-under-test parameters at ``budget``; a selection rule is forced to fire at layer 2, so the
+    kept-every-token path really runs (the rule may otherwise never fire on a random model)."""
+    forced = {"force_layer": 2} if "force_layer" in method_node(name) else {}
+    return dict(METHODS[name].small, **METHODS[name].unpruned, **forced, kv_budget=budget)
 
 
 @pytest.fixture(scope="module", params=["tiny_llama", "tiny_qwen2"])
@@ -40,7 +41,7 @@ def test_fullkv_bf16_matches_hf_generate(bf16_model):
     assert result.token_ids == reference[0, 96:].tolist()
 
 
-@pytest.mark.parametrize("name", sorted(SMALL_BUDGET))
+@pytest.mark.parametrize("name", PRUNING)
 def test_budget_at_or_above_prompt_equals_fullkv_bf16(bf16_model, name):
     """With a budget of N (and above) no method prunes anything: FullKV's tokens and KV lengths."""
     prompt = random_prompt(40, bf16_model.config.vocab_size, seed=301)
@@ -48,7 +49,7 @@ def test_budget_at_or_above_prompt_equals_fullkv_bf16(bf16_model, name):
         bf16_model, None, prompt[0], build_method("fullkv"), max_new_tokens=STEPS, ignore_eos=True
     )
     for budget in (40, 64):
-        method = build_method(name, kv_budget=budget, **SMALL_BUDGET[name])
+        method = build_method(name, **unpruned_params(name, budget))
         result = generate(bf16_model, None, prompt[0], method, max_new_tokens=STEPS, ignore_eos=True)
         assert result.token_ids == full.token_ids, budget
         assert result.kv_lengths == full.kv_lengths, budget

@@ -182,4 +182,5 @@ def trace_prefill(
         session = method.new_session(num_layers, input_ids.shape[1])
         cache = PrunedKVCache(num_layers, decode_room=0)
         out = prefill(model, input_ids, session, cache, kernel_for(implementation))
+    session.finish()
     return PrefillTrace(session, cache, out.logits, out.layers_run, out.stop_keep)
