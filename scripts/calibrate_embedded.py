@@ -5,7 +5,8 @@ Usage:
     python scripts/calibrate_embedded.py --candidates        # the wider sweep used to choose the suites
 
 Prompts are built with eval's own builder (profile from the config, default chat); generation is
-``model.generate(ids, max_new_tokens=..., do_sample=False)``, equivalent to the engine's FullKV.
+``model.generate(ids, max_new_tokens=..., do_sample=False)``, equivalent to the engine's FullKV; predictions
+are scored with ``eval.scoring.score`` exactly as the runner and ``eval.rescore`` score them.
 """
 
 from __future__ import annotations
@@ -58,9 +59,7 @@ def run_examples(model, tok, examples, stop_ids) -> list[dict]:
                 max_new_tokens=ex.max_new_tokens, do_sample=False, eos_token_id=stop_ids, pad_token_id=stop_ids[0],
             )  # fmt: skip
         dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-        pred = tok.decode(out[0, len(ids) :], skip_special_tokens=True)
-        if ex.meta.get("stop_at_newline"):
-            pred = pred.strip("\n").split("\n")[0]
+        pred = tok.decode(out[0, len(ids) :], skip_special_tokens=True)  # niah_kv: the scorer cuts at "\n"
         rows.append(
             {
                 "task": ex.task,
