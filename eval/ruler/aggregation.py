@@ -21,8 +21,7 @@ import numpy as np
 from scipy.special import zeta
 
 from eval.datasources import read_json
-from eval.ruler.common import TOKENS_TO_GENERATE, family_of, sized_examples, task_strings
-from eval.ruler.niah import task_parts
+from eval.ruler.common import TOKENS_TO_GENERATE, family_of, sized_examples, task_parts, task_strings
 from eval.ruler.words import cwe_words
 from eval.schema import Example
 from eval.sizing import sample_rng

@@ -9,7 +9,7 @@ from typing import Any
 from eval.errors import PoolExhaustedError
 from eval.schema import Example
 from eval.sizing import SIZING_RULE, example_counter, fit_units
-from eval.templates import load
+from eval.templates import fill, load
 
 _DATA = load("ruler")
 NOISE: str = _DATA["noise"]
@@ -37,10 +37,13 @@ def singularize(text: str) -> str:
     return text
 
 
-def split_template(template: str) -> tuple[str, str]:
-    """(text before ``{context}``, text after it) of a filled task template (no ``{context}`` -> all head)."""
-    head, _, tail = template.partition("{context}")
-    return head, tail
+def task_parts(template: str, answer_prefix: str, **fields: Any) -> dict[str, str]:
+    """A RULER task template filled except for ``{context}``, as Example template / question / prefix."""
+    head, _, tail = fill(template, **fields).partition("{context}")
+    question = tail.lstrip()
+    lead = tail[: len(tail) - len(question)]
+    return {"template": head + "{context}" + lead + "{question}", "question": question,
+            "answer_prefix": fill(answer_prefix, **fields)}  # fmt: skip
 
 
 def ruler_example(

@@ -16,7 +16,15 @@ from typing import Any
 import numpy as np
 
 from eval.haystack import SPLITTER, describe, sentences_of
-from eval.ruler.common import NEEDLE, NOISE, TOKENS_TO_GENERATE, singularize, sized_examples, task_strings
+from eval.ruler.common import (
+    NEEDLE,
+    NOISE,
+    TOKENS_TO_GENERATE,
+    singularize,
+    sized_examples,
+    task_parts,
+    task_strings,
+)
 from eval.ruler.words import random_value
 from eval.schema import Example
 from eval.sizing import sample_rng
@@ -34,15 +42,6 @@ NIAH_TASKS: dict[str, tuple[str, str, str, int, int, int]] = {
     "niah_multiquery": ("essay", "words", "numbers", 1, 1, 4),
 }
 DEPTHS = [int(d) for d in np.round(np.linspace(0, 100, num=40, endpoint=True))]
-
-
-def task_parts(template: str, answer_prefix: str, **fields: Any) -> dict[str, str]:
-    """A RULER task template filled except for ``{context}``, as Example template / question / prefix."""
-    head, _, tail = fill(template, **fields).partition("{context}")
-    question = tail.lstrip()
-    lead = tail[: len(tail) - len(question)]
-    return {"template": head + "{context}" + lead + "{question}", "question": question,
-            "answer_prefix": fill(answer_prefix, **fields)}  # fmt: skip
 
 
 def _texts(type_v: str, singular: bool, query: str, profile: str) -> dict[str, str]:

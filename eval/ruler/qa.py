@@ -14,8 +14,14 @@ from typing import Any
 
 from eval.datasources import qa_source
 from eval.errors import BenchmarkError
-from eval.ruler.common import DOCUMENT, TOKENS_TO_GENERATE, family_of, sized_examples, task_strings
-from eval.ruler.niah import task_parts
+from eval.ruler.common import (
+    DOCUMENT,
+    TOKENS_TO_GENERATE,
+    family_of,
+    sized_examples,
+    task_parts,
+    task_strings,
+)
 from eval.schema import Example
 from eval.sizing import sample_rng
 from eval.templates import fill

@@ -14,8 +14,7 @@ import string
 from collections.abc import Callable
 from typing import Any
 
-from eval.ruler.common import NOISE, TOKENS_TO_GENERATE, family_of, sized_examples, task_strings
-from eval.ruler.niah import task_parts
+from eval.ruler.common import NOISE, TOKENS_TO_GENERATE, family_of, sized_examples, task_parts, task_strings
 from eval.schema import Example
 from eval.sizing import fit_units, sample_rng
 from eval.templates import fill
