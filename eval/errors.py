@@ -9,9 +9,17 @@ class BenchmarkError(ValueError):
     """Bad benchmark input (unknown task, missing data, malformed file); one-line message."""
 
 
+class MissingDataError(BenchmarkError):
+    """A task's data (files, hub dataset) is absent: the run stops unless ``benchmark.allow_missing``."""
+
+
+class PoolExhaustedError(BenchmarkError):
+    """A generator's finite pool (words, documents, pairs) cannot reach the target length."""
+
+
 @dataclass(frozen=True)
 class SkippedTask:
-    """A task that could not be built (e.g. its data is absent); the runner logs these."""
+    """A task that could not be built because its data is absent (``benchmark.allow_missing=true``)."""
 
     benchmark: str
     task: str

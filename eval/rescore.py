@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from eval.infinitebench.loader import read_jsonl
+from eval.datasources import read_jsonl
 from eval.scoring import aggregate, score
 
 

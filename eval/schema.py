@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+# Prompt-building parts of meta (the template, one-shot texts, extra chat turns): kept out of prediction records.
+PROMPT_ONLY_META = frozenset({"template", "icl", "turns"})
+
 
 @dataclass
 class Example:
@@ -63,7 +66,7 @@ class Example:
             "answers": self.answers,
             "options": self.options,
             "metric": self.metric,
-            "meta": {k: v for k, v in self.meta.items() if k != "template"},
+            "meta": {k: v for k, v in self.meta.items() if k not in PROMPT_ONLY_META},
         }
         rec.update(extra)
         return rec

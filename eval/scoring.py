@@ -1,4 +1,9 @@
-"""Pure scorers: ``score(example, prediction) -> float`` in [0, 1], dispatched on ``example.metric``."""
+"""Pure scorers: ``score(example, prediction) -> float`` in [0, 1], dispatched on ``example.metric``.
+
+Post-processing that belongs to a task lives here, so the runner, ``eval.rescore`` and the calibration
+script agree: niah_kv (the KV papers' needle test, which stops generating at the first newline) is scored
+on the first line of the stripped prediction.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,20 @@ from eval.infinitebench.tasks import normalize_answers
 from eval.schema import Example
 
 NIAH_KV_EXPECTED = "eat a sandwich and sit in dolores park on a sunny day.".split()
+FIRST_LINE_METRICS = frozenset({"niah_word_overlap", "niah_word_overlap12"})
+
+
+def first_line(pred: str) -> str:
+    """The stripped prediction up to its first newline (generation that stops at "\\n", as in the KV papers)."""
+    return pred.strip().split("\n", 1)[0]
+
+
+def prediction_for(data: Mapping[str, Any], prediction: str) -> str:
+    """The part of ``prediction`` that is scored: the first line for niah_kv (metric or meta.stop_at_newline)."""
+    meta = data.get("meta") or {}
+    if data.get("metric") in FIRST_LINE_METRICS or meta.get("stop_at_newline"):
+        return first_line(prediction)
+    return prediction
 
 
 def ruler_postprocess(pred: str) -> str:
@@ -79,7 +98,7 @@ def score(example: Example | Mapping[str, Any], prediction: str) -> float:
     answers = list(data.get("answers") or [])
     if metric in _TYPED:  # labels read back as strings must not silently score 0 (benchmarks.md §1.1)
         answers = normalize_answers(metric, answers, list(data.get("options") or []))
-    return float(SCORERS[metric](prediction or "", answers))
+    return float(SCORERS[metric](prediction_for(data, prediction or ""), answers))
 
 
 def aggregate(scores: list[float]) -> float:

@@ -1,4 +1,10 @@
-"""Benchmark suites: turn a ``benchmark`` config node into Examples (docs/interfaces.md)."""
+"""Benchmark suites: turn a ``benchmark`` config node into Examples (docs/interfaces.md).
+
+Runner hand-off: :func:`load_examples` (missing data raises MissingDataError, a BenchmarkError, unless
+``benchmark.allow_missing=true``; then the skipped tasks are appended to ``skipped``) and
+:func:`describe_run` (data sources and Hub revisions, subset draws, task coverage such as "11 of 13 tasks")
+for the run metadata, metrics and tables.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from eval.errors import BenchmarkError, SkippedTask
+from eval.errors import BenchmarkError, MissingDataError, SkippedTask
 from eval.infinitebench import loader as ib_loader
 from eval.infinitebench import synthetic as ib_synth
 from eval.infinitebench.tasks import SYNTHETIC_TASKS, VARIANTS, canonical_task
@@ -17,6 +23,8 @@ from eval.schema import Example
 
 FAMILIES = ("infinitebench", "ruler", "niah", "mixed")  # mixed: tasks are "family/task"
 NIAH_TASKS = {"niah_asl": "asl", "niah_kv": "kv"}
+PROVENANCE_KEYS = ("source", "revision", "split", "file_sha256", "haystack", "haystack_sha256",
+                   "haystack_revision", "haystack_fallback_for", "pool_capped")  # fmt: skip
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -47,7 +55,7 @@ def _cap(examples: list[Example], cfg: Mapping[str, Any]) -> list[Example]:
     """Apply the optional max_new_tokens cap (int or task->int) and the prompt truncation limit."""
     cap = cfg.get("max_new_tokens")
     for ex in examples:
-        ex.meta["max_new_tokens_official"] = ex.max_new_tokens
+        ex.meta["max_new_tokens_official"] = ex.max_new_tokens  # the profile's budget, before the cap
         limit = cap.get(ex.task) if isinstance(cap, Mapping) else cap
         if limit is not None:
             ex.max_new_tokens = min(ex.max_new_tokens, int(limit))
@@ -62,16 +70,19 @@ def _infinitebench(
     cfg: Mapping[str, Any], task: str, tokenizer: Any, seed: int, profile: str
 ) -> list[Example]:
     data_dir, n = cfg.get("data_dir"), _num(cfg, task)
+    family = "reference" if profile == "reference" else "official"
     if data_dir and task not in VARIANTS:
-        examples = ib_loader.load_task_file(task, data_dir, limit=n)
+        examples = ib_loader.load_task(task, data_dir, n, seed, family, cfg.get("data_revision"))
+        length = (_lengths(cfg, task) or [None])[0]
         for ex in examples:
-            ex.meta["length"] = (_lengths(cfg, task) or [None])[0]
-            if task == "math_calc" and ex.meta["length"] and ex.max_new_tokens >= ex.meta["length"]:
-                ex.max_new_tokens = 500  # [ref]
+            ex.meta["length"] = length
+            if task == "math_calc" and length and ex.max_new_tokens >= length:
+                ex.max_new_tokens = 500  # [ref] run_infinitebench.py
         return examples
     if task not in SYNTHETIC_TASKS and task not in VARIANTS:
-        raise BenchmarkError(
-            f"InfiniteBench task {task!r} needs real data: set benchmark.data_dir to the folder of official JSONL files"
+        raise MissingDataError(
+            f"InfiniteBench task {task!r} needs real data: set benchmark.data_dir to the folder of official "
+            "JSONL files, or to 'hf' for the Hugging Face Hub"
         )
     lengths = _lengths(cfg, task)
     if not lengths:
@@ -79,29 +90,28 @@ def _infinitebench(
     return [ex for L in lengths for ex in ib_synth.generate(task, tokenizer, L, int(n or 1), seed, profile)]
 
 
-def _ruler(
-    cfg: Mapping[str, Any], task: str, tokenizer: Any, seed: int, profile: str, skipped: list[SkippedTask]
-) -> list[Example]:
-    out: list[Example] = []
-    for L in _lengths(cfg, task):
-        try:
-            out += ruler_tasks.generate(
-                task,
-                tokenizer,
-                L,
-                _num(cfg, task) or 1,
-                seed,
-                profile,
-                cfg.get("haystack") or "pd_default",
-                cfg.get("data_dir"),
-            )
-        except BenchmarkError as err:
-            if task not in ruler_tasks.REAL_DATA_TASKS:
-                raise
-            skip = SkippedTask("ruler", task, str(err), L)
-            skipped.append(skip)
-            warnings.warn(str(skip), stacklevel=3)
-    return out
+def _ruler(cfg: Mapping[str, Any], task: str, tokenizer: Any, seed: int, profile: str) -> list[Example]:
+    return [
+        ex
+        for L in _lengths(cfg, task)
+        for ex in ruler_tasks.generate(
+            task,
+            tokenizer,
+            L,
+            _num(cfg, task) or 1,
+            seed,
+            profile,
+            cfg.get("haystack"),
+            cfg.get("data_dir"),
+            cfg.get("data_revision"),
+        )  # fmt: skip
+    ]
+
+
+def _niah(cfg: Mapping[str, Any], task: str, tokenizer: Any, seed: int, profile: str) -> list[Example]:
+    depths = cfg.get("depths")
+    return generate_grid(tokenizer, _lengths(cfg, task), None if depths is None else list(depths), _num(cfg, task) or 1,
+                         seed, NIAH_TASKS[task], cfg.get("haystack"), cfg.get("kv_question") or "pyramidkv", profile)  # fmt: skip
 
 
 def _split(family: str, entry: str) -> tuple[str, str]:
@@ -117,7 +127,7 @@ def _split(family: str, entry: str) -> tuple[str, str]:
 
 
 def validate(cfg: Mapping[str, Any]) -> None:
-    """Raise BenchmarkError for an invalid benchmark node (family, tasks, num_samples, profile)."""
+    """Raise BenchmarkError for an invalid benchmark node (family, tasks, num_samples, profile, allow_missing)."""
     family = cfg.get("family")
     if family not in FAMILIES:
         raise BenchmarkError(f"unknown benchmark family {family!r}; choose one of: {', '.join(FAMILIES)}")
@@ -127,6 +137,10 @@ def validate(cfg: Mapping[str, Any]) -> None:
     if cfg.get("profile", "chat") not in PROFILES:
         raise BenchmarkError(
             f"unknown prompt profile {cfg.get('profile')!r}; choose one of: {', '.join(PROFILES)}"
+        )
+    if not isinstance(cfg.get("allow_missing", False), bool):
+        raise BenchmarkError(
+            f"benchmark.allow_missing must be true or false, got {cfg.get('allow_missing')!r}"
         )
     tasks = _as_list(cfg.get("tasks"))
     if not tasks:
@@ -144,26 +158,57 @@ def validate(cfg: Mapping[str, Any]) -> None:
 def load_examples(
     benchmark_cfg: Mapping[str, Any], tokenizer: Any, seed: int, skipped: list[SkippedTask] | None = None
 ) -> list[Example]:
-    """Examples for a ``benchmark`` node; tasks that cannot be built are appended to ``skipped`` and warned.
+    """Examples for a ``benchmark`` node.
 
-    Every example carries ``meta.max_prompt_tokens`` (pass it to build_prompt_ids) and ``meta.profile``.
+    A task whose data is absent raises MissingDataError (exit 2 through the runner) unless
+    ``benchmark.allow_missing`` is true; then it is appended to ``skipped`` (and warned about). Every example
+    carries ``meta.max_prompt_tokens`` (pass it to build_prompt_ids) and ``meta.profile``.
     """
     cfg = dict(benchmark_cfg)
     validate(cfg)
     skipped = [] if skipped is None else skipped
     profile = cfg.get("profile", "chat")
+    builders = {"infinitebench": _infinitebench, "ruler": _ruler, "niah": _niah}
     out: list[Example] = []
     for entry in _as_list(cfg["tasks"]):
         family, task = _split(cfg["family"], entry)
-        if family == "infinitebench":
-            out += _infinitebench(cfg, canonical_task(task), tokenizer, seed, profile)
-        elif family == "ruler":
-            out += _ruler(cfg, task, tokenizer, seed, profile, skipped)
-        else:
-            n = _num(cfg, task) or 1
-            depths = cfg.get("depths")
-            out += generate_grid(tokenizer, _lengths(cfg, task), None if depths is None else list(depths), n, seed,
-                                 NIAH_TASKS[task], cfg.get("haystack") or "pd_default", cfg.get("kv_question") or "pyramidkv")  # fmt: skip
+        task = canonical_task(task) if family == "infinitebench" else task
+        try:
+            out += builders[family](cfg, task, tokenizer, seed, profile)
+        except MissingDataError as err:
+            if not cfg.get("allow_missing", False):
+                raise
+            skip = SkippedTask(family, task, str(err))
+            skipped.append(skip)
+            warnings.warn(str(skip), stacklevel=2)
     for ex in out:
         ex.meta["suite"] = cfg.get("name")
     return _cap(out, cfg)
+
+
+def coverage(benchmark_cfg: Mapping[str, Any], skipped: list[SkippedTask]) -> dict[str, Any]:
+    """Requested vs run tasks, e.g. {"requested": 13, "run": 11, "label": "11 of 13 tasks", ...}."""
+    requested = [str(t) for t in _as_list(benchmark_cfg.get("tasks"))]
+    gone = {s.task for s in skipped} | {f"{s.benchmark}/{s.task}" for s in skipped}
+    run = [t for t in requested if t not in gone and t.partition("/")[2] not in gone]
+    return {"requested": len(requested), "run": len(run), "tasks_run": run,
+            "skipped": [s.to_dict() for s in skipped], "label": f"{len(run)} of {len(requested)} tasks"}  # fmt: skip
+
+
+def describe_run(
+    benchmark_cfg: Mapping[str, Any], examples: list[Example], skipped: list[SkippedTask] | None = None
+) -> dict[str, Any]:
+    """What the run metadata should record: profile, per-task data provenance (source, Hub revision, file
+    hash, haystack and whether it is the offline fallback), subset draws, and task coverage."""
+    data: dict[str, dict[str, Any]] = {}
+    subsets: dict[str, dict[str, Any]] = {}
+    for ex in examples:
+        key = f"{ex.benchmark}/{ex.task}"
+        data.setdefault(key, {k: ex.meta[k] for k in PROVENANCE_KEYS if k in ex.meta})
+        sub = ex.meta.get("subset")
+        if sub:
+            entry = subsets.setdefault(key, {k: v for k, v in sub.items() if k != "stratum"} | {"strata": []})
+            if "stratum" in sub:
+                entry["strata"].append(sub["stratum"])
+    return {"profile": benchmark_cfg.get("profile", "chat"), "data": data, "subsets": subsets,
+            "coverage": coverage(benchmark_cfg, list(skipped or []))}  # fmt: skip

@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 
-from eval.errors import BenchmarkError, SkippedTask
+from eval.errors import BenchmarkError, MissingDataError, SkippedTask
 from eval.infinitebench.loader import load_task_file
 from eval.prompts import build_prompt_ids, build_prompt_text
 from eval.rescore import main as rescore_main
@@ -104,11 +104,15 @@ def test_loader_errors(tmp_path):
     )
     with pytest.raises(BenchmarkError, match=r"passkey\.jsonl:2: malformed JSON"):
         load_task_file("passkey", tmp_path)
-    with pytest.raises(BenchmarkError, match="needs real data"):
+    with pytest.raises(MissingDataError, match="needs real data"):
         load_task_file("longbook_qa_eng", None)
-    with pytest.raises(BenchmarkError, match="not found"):
+    with pytest.raises(MissingDataError, match="not found"):
         load_task_file("longbook_qa_eng", tmp_path)
-    assert len(load_task_file("passkey", tmp_path, limit=1)) == 1  # the bad line is never reached
+    _write(tmp_path / "code_run.jsonl", [{"id": 0, "context": "c", "input": "func_1(2)", "answer": [3]}])
+    with pytest.raises(
+        BenchmarkError, match=r"^InfiniteBench code_run: num_samples=2 exceeds the 1 records available$"
+    ):
+        load_task_file("code_run", tmp_path, limit=2)
 
 
 def test_suite_validation(tok):
@@ -156,12 +160,38 @@ def test_suite_reads_files_when_data_dir_given(tmp_path, tok):
     assert tok.decode(ids).endswith("Answer:")  # the tail (question + prefix) survives
 
 
-def test_ruler_qa_skipped_without_data_and_loaded_with_it(tmp_path, tok):
-    cfg = {"name": "r", "family": "ruler", "tasks": ["qa_1"], "context_length": 1024, "num_samples": 1}
+def test_missing_data_stops_unless_allow_missing(tmp_path, tok):
+    cfg = {
+        "name": "r",
+        "family": "ruler",
+        "tasks": ["niah_single_1", "qa_1"],
+        "context_length": 1024,
+        "num_samples": 1,
+    }
+    with pytest.raises(
+        MissingDataError, match=r"^RULER qa_1 needs squad\.json or dev-v2\.0\.json in benchmark\.data_dir"
+    ):
+        load_examples(cfg, tok, 0)  # defect 10: no silent skip
     skipped: list[SkippedTask] = []
     with pytest.warns(UserWarning, match="skipped ruler/qa_1"):
-        assert load_examples(cfg, tok, 0, skipped) == []
-    assert skipped[0].task == "qa_1" and "squad.json" in skipped[0].reason
+        exs = load_examples({**cfg, "allow_missing": True}, tok, 0, skipped)
+    assert [e.task for e in exs] == ["niah_single_1"] and [(s.benchmark, s.task) for s in skipped] == [
+        ("ruler", "qa_1")
+    ]
+    assert "squad.json" in skipped[0].reason
+    ib = {
+        "name": "i",
+        "family": "infinitebench",
+        "tasks": ["passkey", "En.QA"],
+        "context_length": 1024,
+        "num_samples": 1,
+    }
+    with pytest.raises(MissingDataError, match="needs real data"):
+        load_examples(ib, tok, 0)
+    with pytest.warns(UserWarning, match="skipped infinitebench/longbook_qa_eng"):
+        assert [e.task for e in load_examples({**ib, "allow_missing": True}, tok, 0, skipped)] == ["passkey"]
+    with pytest.raises(BenchmarkError, match="allow_missing must be true or false"):
+        load_examples({**ib, "allow_missing": "yes"}, tok, 0)
     paras = [
         {
             "context": f"Paragraph {i} about topic {i}. " * 5,
@@ -178,9 +208,12 @@ def test_ruler_qa_skipped_without_data_and_loaded_with_it(tmp_path, tok):
     (tmp_path / "squad.json").write_text(json.dumps({"data": [{"paragraphs": paras}]}))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        (ex,) = load_examples({**cfg, "data_dir": str(tmp_path)}, tok, 0)
+        (ex,) = load_examples({**cfg, "tasks": ["qa_1"], "data_dir": str(tmp_path)}, tok, 0)
     assert ex.metric == "string_match_part" and ex.answers[0] in ex.context and "Document 1:" in ex.context
-    assert 0.98 * 1024 <= ex.meta["prompt_tokens"] + ex.max_new_tokens <= 1024
+    assert 0.95 * 1024 <= ex.meta["prompt_tokens"] + ex.max_new_tokens <= 1024  # a document is ~45 tokens
+    assert ex.meta["source"] == f"file:{tmp_path / 'squad.json'}" and len(ex.meta["file_sha256"]) == 64
+    with pytest.raises(BenchmarkError, match="num_samples=31 exceeds the 30 questions"):
+        load_examples({**cfg, "tasks": ["qa_1"], "data_dir": str(tmp_path), "num_samples": 31}, tok, 0)
 
 
 def test_middle_truncation_keeps_head_and_tail():
@@ -275,6 +308,16 @@ def test_benchmark_configs_validate():
     paper = yaml.safe_load(Path(paths[0].parent, "infinitebench_paper.yaml").read_text())
     assert (
         len(paper["tasks"]) == 10 and "math_calc" not in paper["tasks"] and "code_run" not in paper["tasks"]
+    )
+    configs = {p.stem: yaml.safe_load(p.read_text()) for p in paths}
+    assert all(c["allow_missing"] is False for c in configs.values())  # missing data stops a run by default
+    assert {n for n, c in configs.items() if c["profile"] == "reference"} >= {
+        "infinitebench_paper",
+        "ruler",
+        "niah",
+    }
+    assert all(
+        configs[n]["profile"] == "chat" for n in ("infinitebench_embedded", "ruler_embedded", "niah_embedded")
     )
 
 

@@ -1,47 +1,27 @@
-"""Load official InfiniteBench JSONL files (one per task) from a user directory, line by line."""
+"""Official InfiniteBench records (local JSONL folder or the Hub) -> Examples, with a stratified subset."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from eval.datasources import file_sha256, infinitebench_records, read_jsonl
 from eval.errors import BenchmarkError
-from eval.infinitebench.tasks import MAX_NEW_TOKENS, METRICS, VARIANTS, normalize_answers, prompt_parts
+from eval.infinitebench.tasks import METRICS, VARIANTS, budget, normalize_answers, prompt_parts
 from eval.schema import Example
+from eval.subsets import draw
 
 HF_DATASET = "xinrongzhang2022/InfiniteBench"
+__all__ = ["HF_DATASET", "file_sha256", "load_task", "load_task_file", "make_example", "read_jsonl"]
 
 
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file (recorded per sample as provenance)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def make_example(
+    task: str, raw: dict[str, Any], index: int, meta: dict[str, Any], family: str = "official"
+) -> Example:
+    """Build an Example from one raw InfiniteBench record (missing keys default to empty).
 
-
-def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, record); a malformed line raises BenchmarkError naming file and line."""
-    path = Path(path)
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise BenchmarkError(f"{path}:{lineno}: malformed JSON line ({err.msg})") from None
-            if not isinstance(record, dict):
-                raise BenchmarkError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
-            yield lineno, record
-
-
-def make_example(task: str, raw: dict[str, Any], index: int, meta: dict[str, Any]) -> Example:
-    """Build an Example from one raw InfiniteBench record (missing keys default to empty)."""
+    ``family`` picks the generation budget set: ``official`` or ``reference`` (15/20/80 for the retrieval tasks).
+    """
     base = VARIANTS.get(task, task)
     options = [str(o) for o in (raw.get("options") or [])]
     parts = prompt_parts(task, str(raw.get("input") or ""), options)
@@ -55,54 +35,39 @@ def make_example(task: str, raw: dict[str, Any], index: int, meta: dict[str, Any
         answer_prefix=parts.answer_prefix,
         answers=answers,
         options=options,
-        max_new_tokens=MAX_NEW_TOKENS[base],
+        max_new_tokens=budget(task, family),
         metric=METRICS[base],
         meta={"template": parts.template, "prefix_sep": parts.prefix_sep, **meta},
     )
 
 
-def load_task_file(task: str, data_dir: str | Path | None, limit: int | None = None) -> list[Example]:
-    """Read ``{data_dir}/{task}.jsonl``; ``limit`` keeps the first N records."""
-    if not data_dir:
-        raise BenchmarkError(
-            f"InfiniteBench task {task!r} needs real data: set benchmark.data_dir to the JSONL folder"
-        )
-    path = Path(data_dir).expanduser() / f"{task}.jsonl"
-    if not path.is_file():
-        raise BenchmarkError(f"InfiniteBench file not found: {path}")
-    meta = {"source": f"file:{path}", "file_sha256": file_sha256(path)}
-    examples: list[Example] = []
-    if limit is not None and limit < 1:
-        return examples
-    for lineno, raw in read_jsonl(path):
+def load_task(
+    task: str,
+    data_dir: Any,
+    num_samples: int | None = None,
+    seed: int = 0,
+    family: str = "official",
+    revision: Any = None,
+) -> list[Example]:
+    """Examples of ``task`` from the official records; ``num_samples`` draws a seeded stratified subset.
+
+    Missing data raises MissingDataError; ``num_samples`` above the record count raises BenchmarkError.
+    """
+    records, provenance = infinitebench_records(task, data_dir, revision)
+    examples = []
+    for index, subset in draw(task, records, num_samples, seed):
+        raw = records[index]
+        line = raw.pop("_line", index + 1)
+        meta = {**provenance, "line": line, "subset": subset}
         try:
-            examples.append(make_example(task, raw, len(examples), {**meta, "line": lineno}))
+            examples.append(make_example(task, raw, index, meta, family))
         except BenchmarkError as err:
-            raise BenchmarkError(f"{path}:{lineno}: {err}") from None
-        if limit is not None and len(examples) >= limit:
-            break  # stop before parsing further lines
+            raise BenchmarkError(f"{provenance['source'].removeprefix('file:')}:{line}: {err}") from None
     return examples
 
 
-def load_task_hf(task: str, cache_dir: str | None = None, limit: int | None = None) -> list[Example]:
-    """Optional path through HF ``datasets`` with explicit features (never used in tests, offline cache)."""
-    import datasets
-
-    features = datasets.Features(
-        {
-            "id": datasets.Value("int64"),
-            "context": datasets.Value("string"),
-            "input": datasets.Value("string"),
-            "answer": datasets.Sequence(datasets.Value("string")),
-            "options": datasets.Sequence(datasets.Value("string")),
-        }
-    )
-    ds = datasets.load_dataset(
-        HF_DATASET, data_files={task: f"{task}.jsonl"}, split=task, features=features, cache_dir=cache_dir
-    )
-    out = []
-    for i, raw in enumerate(ds):
-        if limit is not None and i >= limit:
-            break
-        out.append(make_example(task, dict(raw), i, {"source": f"hf:{HF_DATASET}/{task}.jsonl"}))
-    return out
+def load_task_file(
+    task: str, data_dir: str | Path | None, limit: int | None = None, seed: int = 0
+) -> list[Example]:
+    """``{data_dir}/{task}.jsonl`` as Examples; ``limit`` draws a seeded stratified subset of that size."""
+    return load_task(task, data_dir, limit, seed)

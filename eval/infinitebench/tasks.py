@@ -1,4 +1,4 @@
-"""InfiniteBench task registry: yarn_mistral templates, official budgets, scorers, answer types."""
+"""InfiniteBench task registry: yarn_mistral templates and budgets (eval/templates/infinitebench.yaml), scorers."""
 
 from __future__ import annotations
 
@@ -7,22 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from eval.errors import BenchmarkError
+from eval.templates import fill, load
 
-# Official max_new_tokens (benchmarks.md §1.2, MInference values).
-MAX_NEW_TOKENS: dict[str, int] = {
-    "passkey": 6,
-    "number_string": 12,
-    "kv_retrieval": 50,
-    "longbook_sum_eng": 1200,
-    "longbook_qa_eng": 40,
-    "longbook_choice_eng": 40,
-    "longdialogue_qa_eng": 40,
-    "longbook_qa_chn": 40,
-    "code_debug": 5,
-    "math_find": 3,
-    "code_run": 5,
-    "math_calc": 30000,
-}
+_DATA = load("infinitebench")
+TEMPLATES: dict[str, str] = _DATA["templates"]
+ANSWER_MARKERS: dict[str, str | None] = _DATA["answer_markers"]
+# Generation budgets per profile family: official (OpenBMB/InfiniteBench src/eval_utils.py) and reference
+# (TANIGUCHIREI/ASL eval/infinite_bench/eval_utils.py: 15/20/80 for passkey/number_string/kv_retrieval).
+BUDGETS: dict[str, dict[str, int]] = _DATA["max_new_tokens"]
+MAX_NEW_TOKENS: dict[str, int] = BUDGETS["official"]
 METRICS: dict[str, str] = {t: t for t in MAX_NEW_TOKENS}
 METRICS.update({"longbook_sum_eng": "rouge_lsum", "longbook_qa_eng": "qa_f1", "longbook_qa_chn": "qa_f1_zh"})
 TASKS: tuple[str, ...] = tuple(MAX_NEW_TOKENS)
@@ -51,10 +44,8 @@ ALIASES: dict[str, str] = {
     "Code.Run": "code_run",
     "Math.Calc": "math_calc",
 }
-MATH_CALC_PREAMBLE = (
-    "Let us calculate the intermediate values of an expression.\n\nExpression: 1 + 3 + 4\nValues: [1, 4, 8]"
-    "\n\nExpression: 8 - 3 + 2 - 4\nValues: [8, 5, 7, 3]\n\nExpression: "
-)
+_FIND_TARGET = re.compile(r"The .+ of")  # create_prompt's math_find rule
+_FUNC_CALL = re.compile(r"func_[0-9]+\(\-?[0-9]+\)")  # create_prompt's code_run rule
 
 
 def canonical_task(name: str) -> str:
@@ -64,6 +55,11 @@ def canonical_task(name: str) -> str:
         choices = ", ".join([*TASKS, *VARIANTS])
         raise BenchmarkError(f"unknown InfiniteBench task {name!r}; choose one of: {choices}")
     return name
+
+
+def budget(task: str, family: str = "official") -> int:
+    """max_new_tokens of ``task`` for the ``official`` or ``reference`` budget set."""
+    return BUDGETS[family][VARIANTS.get(task, task)]
 
 
 @dataclass(frozen=True)
@@ -76,76 +72,49 @@ class PromptParts:
     answer_prefix: str
 
 
-def _split_tail(text: str, marker: str) -> tuple[str, str, str]:
-    """Split ``text`` at the last ``marker`` into (head, whitespace between, marker+rest)."""
-    idx = text.rfind(marker)
-    if idx < 0:
-        return text, "", ""
-    head = text[:idx]
-    stripped = head.rstrip()
-    return stripped, head[len(stripped) :], text[idx:]
-
-
-def _options_block(options: list[str]) -> str:
-    return "\n".join(f"{letter}. {opt}" for letter, opt in zip("ABCD", options, strict=False))
+def _fields(base: str, raw_input: str, options: list[str]) -> dict[str, str]:
+    fields = {"input": raw_input, "question": raw_input}
+    if "OPTION_A" in TEMPLATES[base]:
+        if len(options) != 4:
+            raise BenchmarkError(f"{base}: expected 4 options, got {len(options)}")
+        fields.update({f"OPTION_{letter}": opt for letter, opt in zip("ABCD", options, strict=True)})
+    if base == "math_find":
+        m = _FIND_TARGET.search(raw_input)
+        if m is None:
+            raise BenchmarkError(f"math_find: no 'The ... of' target in input {raw_input[:60]!r}")
+        fields["prefix"] = f"What is {m.group(0).lower()[:-3]} in the following list?"
+    if base == "code_run":
+        m = _FUNC_CALL.search(raw_input)
+        if m is None:
+            raise BenchmarkError(f"code_run: no func_N(x) call in input {raw_input[:60]!r}")
+        fields["func_call"], fields["func"] = m.group(0), m.group(0).split("(")[0]
+    return fields
 
 
 def prompt_parts(task: str, raw_input: str, options: list[str]) -> PromptParts:
-    """The yarn_mistral template (benchmarks.md §1.3) split into template/question/answer prefix."""
+    """The upstream template filled for one record, split into template / question / answer prefix.
+
+    ``head + context + lead + question + prefix_sep + answer_prefix`` is byte-equal to the upstream prompt.
+    """
     base = VARIANTS.get(task, task)
-    ctx2 = "\n\n{context}\n\n{question}"
-    if base == "passkey":
-        head = "There is an important info hidden inside a lot of irrelevant text. Find it and memorize it. I will quiz you about the important information."
-        return PromptParts(head + ctx2, raw_input, "\n\n", "The pass key is")
-    if base == "number_string":
-        head = "There is an important info hidden inside a lot of irrelevant text. Find it. I will quiz you about the important information there."
-        return PromptParts(head + ctx2, raw_input, "\n\n", "The sequence of digits is")
-    if base == "kv_retrieval":
-        q, sep, prefix = _split_tail(raw_input, "The value associated with the specified key is")
-        head = "Extract the value corresponding to the specified key in the JSON object below."
-        return PromptParts(head + ctx2, q, sep, prefix)
-    if base == "longbook_sum_eng":
-        return PromptParts("Summarize the book below.\n\n{context}{question}", "", "\n\n", "Summary:")
-    if base == "longbook_choice_eng":
-        q = f"Question: {raw_input}\n{_options_block(options)}"
-        return PromptParts(
-            "Read the book and answer the question." + ctx2, q, "\n\n", "The letter of the correct answer is"
-        )
-    if base == "longbook_qa_eng":
-        head = "Read the book and answer the question. Be very concise in your answer."
-        return PromptParts(head + ctx2, f"Question: {raw_input}", "\n\n", "Answer:")
-    if base == "longbook_qa_chn":
-        return PromptParts("阅读以下书籍然后回答问题。" + ctx2, f"问题：{raw_input}", "\n\n", "答案：")
-    if base == "longdialogue_qa_eng":
-        head = 'Below is a dialogue script where one random occurrence of a character name is replaced with "$$MASK$$", and you should try to guess who that character is.'
-        return PromptParts(
-            head + "\n\n{context}{question}",
-            "",
-            "\n\n",
-            "The name that has been replaced with $$MASK$$ is likely",
-        )
-    if base == "math_find":
-        m = re.search(r"The .+ of", raw_input)
-        target = m.group(0)[4:-3] if m else "answer"
-        return PromptParts(
-            f"What is the {target} in the following list?\n\n{{context}}{{question}}", "", "\n\n", raw_input
-        )
-    if base == "code_debug":
-        head = "Following is a Python code where exactly one of the functions/methods has a deliberate error that makes it crash."
-        return PromptParts(
-            head + ctx2, f"Options:\n{_options_block(options)}", "\n\n", "The correct option is:"
-        )
-    if base == "code_run":
-        m = re.search(r"func_[0-9]+\(-?[0-9]+\)", raw_input)
-        call = m.group(0) if m else "func_0(0)"
-        func = call.split("(")[0]
-        head = f"There is a function called {func} in the following Python code."
-        return PromptParts(
-            head + ctx2, f"Please compute the exact value of {call}.", " ", f"The value of {call} is"
-        )
-    if base == "math_calc":
-        return PromptParts(MATH_CALC_PREAMBLE + "{context}{question}", "", "\n", "Values:")
-    raise BenchmarkError(f"no template for InfiniteBench task {task!r}")
+    if base not in TEMPLATES:
+        raise BenchmarkError(f"no template for InfiniteBench task {task!r}")
+    full = fill(TEMPLATES[base], **_fields(base, raw_input, options))
+    head, _, tail = full.partition("{context}")
+    marker = ANSWER_MARKERS[base]
+    if marker is None:
+        m = _FIND_TARGET.search(tail)
+        at = m.start() if m else len(tail)
+    else:
+        at = tail.rfind(marker)
+        at = len(tail) if at < 0 else at
+    body, prefix = tail[:at], tail[at:]
+    question = body.strip()
+    if not question:
+        return PromptParts(head + "{context}{question}", "", body, prefix)
+    lead = body[: len(body) - len(body.lstrip())]
+    sep = body[len(body.rstrip()) :]
+    return PromptParts(head + "{context}" + lead + "{question}", question, sep, prefix)
 
 
 def _to_number(value: Any) -> int | float:

@@ -1,4 +1,11 @@
-"""RULER niah_* generators (benchmarks.md §2.2): needles in noise, essay or needle-format haystacks."""
+"""RULER niah_* generators (benchmarks.md §2.2): needles in noise, essay or needle-format haystacks.
+
+Layouts follow scripts/data/synthetic/niah.py (NVIDIA/RULER @ c3f5e3b; the same in TANIGUCHIREI/ASL @ 9e1ec0c):
+essay needles go between sentences at depths sampled from 40 even depths (empty chunks kept, so depth 0
+starts the context with a space); noise / needle-format needles are inserted at sampled indexes in
+range(n). When q*v == 1 the strings are made singular; the ``reference`` profile also carries that rewrite to
+its system prompt ("You is a helpful assistant.").
+"""
 
 from __future__ import annotations
 
@@ -8,11 +15,20 @@ from typing import Any
 
 import numpy as np
 
-from eval.haystack import SPLITTER, load_haystack, split_sentences, words_of
-from eval.ruler.common import NOISE, TOKENS_TO_GENERATE, sized_examples
+from eval.haystack import SPLITTER, describe, sentences_of
+from eval.ruler.common import (
+    NEEDLE,
+    NOISE,
+    TOKENS_TO_GENERATE,
+    singularize,
+    sized_examples,
+    task_parts,
+    task_strings,
+)
 from eval.ruler.words import random_value
 from eval.schema import Example
 from eval.sizing import sample_rng
+from eval.templates import fill
 
 # task -> (haystack, key type, value type, k, v, q)
 NIAH_TASKS: dict[str, tuple[str, str, str, int, int, int]] = {
@@ -25,71 +41,63 @@ NIAH_TASKS: dict[str, tuple[str, str, str, int, int, int]] = {
     "niah_multivalue": ("essay", "words", "numbers", 1, 4, 1),
     "niah_multiquery": ("essay", "words", "numbers", 1, 1, 4),
 }
-NEEDLE = "One of the special magic {type_v} for {key} is: {value}."
 DEPTHS = [int(d) for d in np.round(np.linspace(0, 100, num=40, endpoint=True))]
 
 
-def _texts(type_v: str, singular: bool, query: str) -> dict[str, str]:
+def _texts(type_v: str, singular: bool, query: str, profile: str) -> dict[str, str]:
+    strings = task_strings("niah", profile)
+    template, prefix = strings["template"], strings["answer_prefix"]
     if singular:
-        t = type_v[:-1]
-        head = f"A special magic {t} is hidden within the following text. Make sure to memorize it. I will quiz you about the {t} afterwards.\n"
-        question = f"What is the special magic {t} for {query} mentioned in the provided text?"
-        prefix = f" The special magic {t} for {query} mentioned in the provided text is"
-    else:
-        head = f"Some special magic {type_v} are hidden within the following text. Make sure to memorize it. I will quiz you about the {type_v} afterwards.\n"
-        question = f"What are all the special magic {type_v} for {query} mentioned in the provided text?"
-        prefix = f" The special magic {type_v} for {query} mentioned in the provided text are"
-    return {"template": head + "{context}\n{question}", "question": question, "answer_prefix": prefix}
+        template, prefix, type_v = singularize(template), singularize(prefix), type_v[:-1]
+    return task_parts(template, prefix, type_needle_v=type_v, query=query)
 
 
-def _builder(task: str, rng: random.Random, haystack: str) -> Callable[[int], dict[str, Any]]:
+def _essay_context(sents: list[str], needles: list[str], lay: random.Random) -> tuple[str, list[int]]:
+    depths = lay.sample(DEPTHS, len(needles))
+    cuts = [0] + sorted(int(len(sents) * d / 100) for d in depths) + [len(sents)]
+    pieces = []
+    for i in range(1, len(cuts)):
+        pieces.append(" ".join(sents[cuts[i - 1] : cuts[i]]))
+        if i - 1 < len(needles):
+            pieces.append(needles[i - 1])
+    return " ".join(pieces), sorted(depths)
+
+
+def _builder(
+    task: str, rng: random.Random, haystack: str | None, profile: str
+) -> Callable[[int], dict[str, Any]]:
     kind, type_k, type_v, k, v, q = NIAH_TASKS[task]
     k = max(k, q)
     keys, values, needles = [], [], []
     for _ in range(k):
         keys.append(random_value(type_k, rng))
         values.append([random_value(type_v, rng) for _ in range(v)])
-        needles += [NEEDLE.format(type_v=type_v, key=keys[-1], value=val) for val in values[-1]]
+        needles += [fill(NEEDLE, type_needle_v=type_v, key=keys[-1], value=val) for val in values[-1]]
     rng.shuffle(needles)
     picked = rng.sample(range(k), q)
     query = (
         keys[picked[0]] if q == 1 else ", ".join(keys[i] for i in picked[:-1]) + ", and " + keys[picked[-1]]
     )
     answers = [a for i in picked for a in values[i]]
-    texts = _texts(type_v, q * v == 1, query)
+    texts = _texts(type_v, q * v == 1, query, profile)
     layout_seed = rng.random()
 
     def build(n: int) -> dict[str, Any]:
         lay = random.Random(f"{layout_seed}-{n}")
         if kind == "essay":
-            sents = split_sentences(" ".join(words_of(haystack, n)))
-            depths = sorted(lay.sample(DEPTHS, len(needles)))
-            cuts = [int(len(sents) * d / 100) for d in depths]
-            pieces, last = [], 0
-            for cut, needle in zip(cuts, needles, strict=True):
-                pieces += [" ".join(sents[last:cut]), needle]
-                last = cut
-            pieces.append(" ".join(sents[last:]))
-            context = " ".join(p for p in pieces if p)
+            context, depths = _essay_context(sentences_of(haystack, n), needles, lay)
         else:
             if kind == "noise":
                 sents = [NOISE] * n
             else:
-                sents = [
-                    NEEDLE.format(
-                        type_v=type_v, key=random_value(type_k, lay), value=random_value(type_v, lay)
-                    )
-                    for _ in range(n)
-                ]
-            positions = sorted(lay.sample(range(n + 1), len(needles)), reverse=True)
-            for pos, needle in zip(positions, needles, strict=True):
-                sents.insert(pos, needle)
-            depths = sorted(100.0 * p / max(n, 1) for p in positions)
+                sents = [fill(NEEDLE, type_needle_v=type_v, key=random_value(type_k, lay),
+                              value=random_value(type_v, lay)) for _ in range(n)]  # fmt: skip
+            indexes = sorted(lay.sample(range(n), len(needles)), reverse=True)
+            for index, needle in zip(indexes, needles, strict=True):
+                sents.insert(index, needle)
+            depths = sorted(round(100.0 * i / n, 2) for i in indexes)
             context = "\n".join(sents)
-        meta = {
-            "depth": depths[0] if len(depths) == 1 else depths,
-            "haystack": kind if kind != "essay" else haystack,
-        }
+        meta = {"depth": depths[0] if len(depths) == 1 else depths, "query": query, "singular": q * v == 1}
         return {**texts, "context": context, "answers": answers, "meta": meta}
 
     return build
@@ -102,28 +110,19 @@ def generate(
     num_samples: int,
     seed: int,
     profile: str = "chat",
-    haystack: str = "pd_default",
+    haystack: str | None = None,
 ) -> list[Example]:
-    """RULER niah_* samples sized to ``context_length`` with the model's tokenizer."""
+    """RULER niah_* samples sized to ``context_length`` with the model's tokenizer.
+
+    ``haystack`` (essay tasks): Paul Graham essays (essay:<path>) or another provider; None uses the bundled
+    text, labelled in meta as the offline fallback for the essays.
+    """
     kind = NIAH_TASKS[task][0]
-    builders = [
-        _builder(task, sample_rng("ruler", task, context_length, seed, i), haystack)
-        for i in range(num_samples)
-    ]
-    extra: dict[str, Any] = {}
+    builders = [_builder(task, sample_rng("ruler", task, context_length, seed, i), haystack, profile)
+                for i in range(num_samples)]  # fmt: skip
+    extra: dict[str, Any] = {"haystack": kind}
     if kind == "essay":
-        hay = load_haystack(haystack)
-        extra = {"haystack_sha256": hay.sha256, "sentence_splitter": SPLITTER}
+        extra = {**describe(haystack, "Paul Graham essays"), "sentence_splitter": SPLITTER}
     step = 500 if kind == "essay" else 25
-    return sized_examples(
-        task,
-        builders,
-        tokenizer,
-        context_length,
-        seed,
-        profile,
-        step,
-        TOKENS_TO_GENERATE["niah"],
-        "string_match_all",
-        extra,
-    )
+    return sized_examples(task, builders, tokenizer, context_length, seed, profile, step,
+                          TOKENS_TO_GENERATE["niah"], "string_match_all", extra)  # fmt: skip

@@ -1,0 +1,91 @@
+"""Seeded, stratified subsets of official records (``num_samples: k``), never simply the first k."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from eval.errors import BenchmarkError
+
+_FUNC = re.compile(r"def (func_\d+)\(x\):\n\s+return (func_\d+)?")
+_CALL = re.compile(r"(func_\d+)\(-?\d+\)")
+_FIND = re.compile(r"The (.+) of")
+
+
+def stratified_indices(keys: Sequence[Any], k: int, rng: random.Random) -> list[int]:
+    """``k`` indices spread over the strata in ``keys``, in ascending index order.
+
+    Numeric keys (depths) are sorted and cut into k contiguous bins of near-equal size, one random pick per
+    bin. Other keys are categories: picks go round-robin over the categories (in seeded order), a random
+    member each time. ``k`` must not exceed ``len(keys)``.
+    """
+    n = len(keys)
+    if k >= n:
+        return list(range(n))
+    if all(isinstance(x, int | float) and not isinstance(x, bool) for x in keys):
+        order = sorted(range(n), key=lambda i: (keys[i], i))
+        bounds = [round(j * n / k) for j in range(k + 1)]
+        return sorted(rng.choice(order[bounds[j] : bounds[j + 1]]) for j in range(k))
+    groups: dict[Any, list[int]] = {}
+    for i, key in enumerate(keys):
+        groups.setdefault(key, []).append(i)
+    members = [rng.sample(g, len(g)) for g in groups.values()]
+    rng.shuffle(members)
+    picked: list[int] = []
+    while len(picked) < k:
+        for group in members:
+            if group and len(picked) < k:
+                picked.append(group.pop())
+    return sorted(picked)
+
+
+def _code_run_depth(context: str, raw_input: str) -> int | None:
+    calls = dict(_FUNC.findall(context))
+    m = _CALL.search(raw_input)
+    if m is None or m.group(1) not in calls:
+        return None
+    name, depth = m.group(1), 1
+    while calls.get(name) and depth <= len(calls):
+        name, depth = calls[name], depth + 1
+    return depth
+
+
+def stratum(task: str, raw: dict[str, Any]) -> tuple[str, Any]:
+    """(stratification axis, this record's stratum) for an official InfiniteBench record."""
+    context, raw_input = str(raw.get("context") or ""), str(raw.get("input") or "")
+    answer = raw.get("answer", raw.get("answers"))
+    first = answer[0] if isinstance(answer, list) and answer else answer
+    if task in ("passkey", "number_string", "kv_retrieval", "kv_retrieval_short"):
+        pos = context.find(str(first)) if first is not None else -1
+        return "depth", round(100.0 * max(pos, 0) / max(len(context), 1), 3)
+    if task == "math_find":
+        m = _FIND.search(raw_input)
+        return "sub-task", m.group(1).lower() if m else ""
+    if task == "code_run":
+        return "call depth", _code_run_depth(context, raw_input)
+    if task == "math_calc":
+        return "none", 0
+    return "book", hashlib.sha1(context.encode("utf-8")).hexdigest()[:12]
+
+
+def draw(
+    task: str, records: list[dict[str, Any]], k: int | None, seed: int
+) -> list[tuple[int, dict[str, Any]]]:
+    """(record index, subset meta) of the records to use; all of them when ``k`` is None.
+
+    A k larger than the data raises BenchmarkError (one line).
+    """
+    n = len(records)
+    if k is None:
+        return [(i, {"method": "all", "population": n}) for i in range(n)]
+    if k > n:
+        raise BenchmarkError(f"InfiniteBench {task}: num_samples={k} exceeds the {n} records available")
+    axis_keys = [stratum(task, r) for r in records]
+    keys = [key for _, key in axis_keys]
+    axis = axis_keys[0][0] if axis_keys else "none"
+    rng = random.Random(f"subset/{task}/{seed}")
+    meta = {"method": "stratified", "by": axis, "k": k, "population": n, "seed": seed}
+    return [(i, {**meta, "stratum": keys[i]}) for i in stratified_indices(keys, k, rng)]
