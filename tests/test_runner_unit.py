@@ -146,3 +146,24 @@ def test_wandb_offline_holds_summary(tmp_path):
     assert logged["summary"]["overall/n"] == 3
     assert logged["config"]["method"]["name"] == "asl"
     assert len(logged["history"]) == 3 and "score" in logged["history"][0]
+
+
+def test_skipped_tasks_and_data_provenance_are_recorded(tmp_path):
+    """Tasks eval skips (benchmark.allow_missing) land in metrics.json; describe_run in run_meta.json."""
+    from eval.errors import SkippedTask
+
+    class Skipping(FakeBackend):
+        def load_examples(self, bench, tokenizer, seed, skipped=None):
+            skipped.append(SkippedTask("ruler", "qa_1", "no squad.json in data_dir", 512))
+            return super().load_examples(bench, tokenizer, seed, skipped)
+
+    fb = Skipping()
+    backend = fb.backend()
+    backend.describe_run = lambda bench, examples, skipped: {"coverage": {"label": f"1 of {1 + len(skipped)} tasks"}}
+    run_dir = run(make_cfg(f"results_dir={tmp_path}", "benchmark.tasks=[passkey]"), backend)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["skipped_tasks"] == [
+        {"benchmark": "ruler", "task": "qa_1", "reason": "no squad.json in data_dir", "context_length": 512}
+    ]
+    meta = json.loads((run_dir / "run_meta.json").read_text())
+    assert meta["benchmark"]["coverage"]["label"] == "1 of 2 tasks"

@@ -22,6 +22,8 @@ class Backend:
     build_prompt_ids: Callable[..., tuple[list[int], dict]]
     score: Callable[[Any, str], float]
     stop_token_ids: Callable[[Any, Any], list[int]]
+    #: data provenance, subset draws and task coverage for run_meta.json (eval.suite.describe_run)
+    describe_run: Callable[..., dict[str, Any]] = lambda bench, examples, skipped: {}
 
 
 def default_backend() -> Backend:
@@ -30,9 +32,9 @@ def default_backend() -> Backend:
     from asl.models import stop_token_ids
     from eval.prompts import build_prompt_ids
     from eval.scoring import score
-    from eval.suite import load_examples
+    from eval.suite import describe_run, load_examples
 
-    return Backend(load_model, generate, load_examples, build_prompt_ids, score, stop_token_ids)
+    return Backend(load_model, generate, load_examples, build_prompt_ids, score, stop_token_ids, describe_run)
 
 
 _MODEL_CACHE: dict[tuple, tuple[Any, Any]] = {}

@@ -10,6 +10,7 @@ import json
 import random
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,11 @@ class Experiment:
             )
         be = self.backend
         self.model, self.tokenizer = load_cached(be, self.spec, cfg.get("device"), cfg.get("dtype"))
-        self.examples = list(be.load_examples(self.bench, self.tokenizer, self.seed, self.skipped))
+        with warnings.catch_warnings(record=True) as caught:  # pool caps, skipped tasks: one line each
+            warnings.simplefilter("always")
+            self.examples = list(be.load_examples(self.bench, self.tokenizer, self.seed, self.skipped))
+        for warning in caught:
+            _warn(one_line(warning.message))
         if not self.examples:
             raise HarnessError(
                 f"benchmark {self.bench.get('name')}: no examples for tasks {self.bench.get('tasks')}"
@@ -196,6 +201,7 @@ class Experiment:
         self._write_config()
         meta = run_meta(self.seed, getattr(self.model, "device", cfg.get("device")))
         meta.update(run_dir=str(run_dir), run_hash=self.run_hash, attempts=1)
+        meta["benchmark"] = self.backend.describe_run(self.bench, self.examples, self.skipped)
         previous = _read_json(run_dir / "run_meta.json")
         if previous:
             meta.update(first_start_time=previous.get("first_start_time", previous.get("start_time")))
