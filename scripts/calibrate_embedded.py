@@ -1,8 +1,8 @@
 """Calibrate the embedded benchmark suites: FullKV (HF greedy generate) accuracy and time per task.
 
-Usage:
-    python scripts/calibrate_embedded.py --suite configs/benchmark/infinitebench_embedded.yaml [--out table.md]
-    python scripts/calibrate_embedded.py --candidates        # the wider sweep used to choose the suites
+Usage (a Hydra app; defaults in configs/calibrate.yaml):
+    python scripts/calibrate_embedded.py out=table.md                  # the three embedded suites
+    python scripts/calibrate_embedded.py suites=[] candidates=true      # the wider sweep used to choose them
 
 Prompts are built with eval's own builder (profile from the config, default chat); generation is
 ``model.generate(ids, max_new_tokens=..., do_sample=False)``, equivalent to the engine's FullKV; predictions
@@ -11,49 +11,27 @@ are scored with ``eval.scoring.score`` exactly as the runner and ``eval.rescore`
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-from pathlib import Path
+from typing import Any
 
+import hydra
 import torch
-import yaml
+from omegaconf import DictConfig, OmegaConf
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from asl.config_groups import compose_node
+from asl.harness.cli import fail, precheck_or_exit
+from asl.harness.validation import one_line
+from asl.paths import CONFIG_DIR
 
-from asl import load_model  # noqa: E402
-from eval.prompts import build_prompt_ids  # noqa: E402
-from eval.scoring import score  # noqa: E402
-from eval.suite import load_examples  # noqa: E402
-
-# (family, task, context_length, num_samples, max_new_tokens cap) swept to choose the embedded suites.
-CANDIDATES = [
-    ("infinitebench", "passkey", 1024, 5, None),
-    ("infinitebench", "kv_retrieval_short", 1024, 5, 16),
-    ("ruler", "niah_single_1", 1024, 5, 24),
-    ("ruler", "vt", 1024, 5, 30),
-    ("ruler", "fwe", 1024, 5, 24),
-    ("ruler", "niah_multikey_3", 1024, 5, 40),
-    ("ruler", "cwe", 1024, 5, 60),
-    ("niah", "niah_asl", 1024, 5, None),
-    ("infinitebench", "kv_retrieval", 1024, 5, 32),
-    ("ruler", "niah_multikey_2", 1024, 5, 24),
-    ("infinitebench", "number_string", 1024, 5, None),
-    ("infinitebench", "math_find", 1024, 7, None),
-    ("infinitebench", "code_run", 1024, 5, None),
-    ("ruler", "niah_single_2", 1024, 5, 24),
-    ("niah", "niah_kv", 1024, 5, None),
-    ("infinitebench", "passkey", 2048, 5, None),
-]
-# NIAH candidates: num_samples is rounds per (length, depth) cell; niah_kv is raw text as in niah_kv.yaml.
-CANDIDATE_OVERRIDES = {
-    "niah_asl": {"depths": [0, 25, 50, 75, 100], "num_samples": 1},
-    "niah_kv": {"depths": [0, 25, 50, 75, 100], "num_samples": 1, "profile": "official"},
-}
+PROG = "calibrate_embedded.py"
 
 
 def run_examples(model, tok, examples, stop_ids) -> list[dict]:
     """Greedy FullKV generation for each example; returns per-example score, time and prediction."""
+    from eval.prompts import build_prompt_ids
+    from eval.scoring import score
+
     rows = []
     for ex in examples:
         ids, _ = build_prompt_ids(ex, tok, ex.meta.get("profile", "chat"), ex.meta.get("max_prompt_tokens"))
@@ -98,71 +76,68 @@ def summarise(rows: list[dict]) -> list[tuple]:
     ]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--suite", action="append", default=[], help="benchmark YAML (repeatable)")
-    parser.add_argument("--candidates", action="store_true", help="run the candidate sweep")
-    parser.add_argument("--only", default=None, help="comma-separated task filter for --candidates")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--verbose", action="store_true")
-    parser.add_argument("--out", default=None, help="append the markdown table to this file")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    model, tok = load_model("smollm2_135m", device="cpu")
-    model.eval()
+def suite_configs(cfg: dict[str, Any]) -> list[dict[str, Any]]:
+    """The benchmark nodes to calibrate: the named suites, then the candidate tasks."""
+    out = [compose_node("benchmark", name) for name in cfg["suites"]]
+    if cfg["candidates"]:
+        only = set(cfg["only"]) if cfg["only"] else None
+        for family, task, length, n, cap, extra in cfg["candidate_tasks"]:
+            if only is None or task in only:
+                node = {"name": f"cand-{task}", "family": family, "tasks": [task], "context_length": length}
+                out.append(node | {"num_samples": n, "profile": "chat", "max_new_tokens": cap, **extra})
+    if not out:
+        raise ValueError("nothing to calibrate: give suites=[...] or candidates=true")
+    return out
+
+
+def calibrate(cfg: dict[str, Any]) -> None:
+    """Run every suite with FullKV and print (and optionally append) the calibration table."""
+    from asl import load_model
+    from asl.models import ModelSpec
+    from eval.suite import load_examples
+
+    suites = suite_configs(cfg)
+    torch.set_num_threads(int(cfg["threads"]))
+    model, tok = load_model(ModelSpec.from_config(cfg["model"]), device="cpu")
     stop_ids = [tok.convert_tokens_to_ids(t) for t in model.asl_spec.stop_tokens]
     with torch.no_grad():  # warm-up so that the first task's time is not inflated
         model(torch.tensor([tok.encode("warm up " * 64)]), logits_to_keep=1)
-    cfgs = []
-    for path in args.suite:
-        cfgs.append(yaml.safe_load(Path(path).read_text()))
-    if args.candidates:
-        only = set(args.only.split(",")) if args.only else None
-        for fam, task, L, n, cap in CANDIDATES:
-            if only is None or task in only:
-                cfgs.append(
-                    {
-                        "name": f"cand-{task}",
-                        "family": fam,
-                        "tasks": [task],
-                        "context_length": L,
-                        "num_samples": n,
-                        "profile": "chat",
-                        "max_new_tokens": cap,
-                        **CANDIDATE_OVERRIDES.get(task, {}),
-                    }
-                )
     all_rows, lines = [], []
-    for cfg in cfgs:
+    for suite in suites:
         t0 = time.perf_counter()
-        examples = load_examples(cfg, tok, args.seed)
+        examples = load_examples(suite, tok, int(cfg["seed"]))
         gen_s = time.perf_counter() - t0
         rows = run_examples(model, tok, examples, stop_ids)
         all_rows += rows
-        for r in rows if args.verbose else []:
+        for r in rows if cfg["verbose"] else []:
             print(
-                f"  {r['task']} {r['length']} {r['n_ids']} score={r['score']:.2f} pred={r['pred']!r} gold={r['answers']}",
-                flush=True,
+                f"  {r['task']} {r['length']} {r['n_ids']} score={r['score']:.2f} pred={r['pred']!r} gold={r['answers']}"
             )
-        for t, L, n, acc, s, cpu in summarise(rows):
-            line = f"| {cfg.get('name')} | {t} | {L} | {n} | {acc:.1f} | {s:.1f} | {cpu:.1f} |"
+        for t, length, n, acc, s, cpu in summarise(rows):
+            line = f"| {suite.get('name')} | {t} | {length} | {n} | {acc:.1f} | {s:.1f} | {cpu:.1f} |"
             lines.append(line)
             print(line, f"(build {gen_s:.1f}s)", flush=True)
     total, total_cpu = sum(r["s"] for r in all_rows), sum(r["cpu_s"] for r in all_rows)
     print(f"total generation seconds: {total:.1f} wall, {total_cpu:.1f} CPU")
-    if args.out:
-        with open(args.out, "a", encoding="utf-8") as fh:
+    if cfg["out"]:
+        with open(cfg["out"], "a", encoding="utf-8") as fh:
             fh.write(
                 "| suite | task | length | n | FullKV acc % | wall s | CPU s |\n|---|---|---|---|---|---|---|\n"
             )
             fh.write(
-                "\n".join(lines) + f"\n\nTotal generation time: {total:.1f} s ({args.threads} threads)\n\n"
+                "\n".join(lines) + f"\n\nTotal generation time: {total:.1f} s ({cfg['threads']} threads)\n\n"
             )
-    return 0
+
+
+@hydra.main(config_path=str(CONFIG_DIR), config_name="calibrate", version_base=None)
+def main(cfg: DictConfig) -> None:
+    """Calibrate the suites of the composed config."""
+    try:
+        calibrate(OmegaConf.to_container(cfg, resolve=True))
+    except (ValueError, OSError) as exc:
+        fail(one_line(exc), PROG)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    precheck_or_exit(sys.argv[1:], PROG, config_name="calibrate")
+    main()
