@@ -36,6 +36,7 @@ class GenerationResult:
     layers_run: int  # decoder-layer calls of the prefill (both passes for two-pass methods)
     method_config: dict[str, Any] = field(default_factory=dict)
     peak_memory_reserved_bytes: int | None = None
+    selection_fired: bool | None = None  # the rule chose the layer (False: never fired / fallback)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -132,6 +133,7 @@ def generate(
         layers_run=layers_run,
         method_config=method.to_config(),
         peak_memory_reserved_bytes=memory.peak_reserved_bytes,
+        selection_fired=session.selection_fired,
     )
 
 

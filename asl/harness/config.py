@@ -28,16 +28,21 @@ def cli_override_keys(task_overrides: Iterable[str]) -> set[str]:
 
 
 def effective_method(cfg: DictConfig, cli_keys: set[str] | None = None) -> dict[str, Any]:
-    """The method node with ``method_overrides`` applied to the keys the method has.
+    """The method node with the model's ``method_defaults``, then ``method_overrides``, applied to the keys
+    the method has.
 
-    ``method_overrides`` is an experiment-level setting (e.g. ``kv_budget: 256`` for the embedded model)
-    that skips methods without the key (fullkv). An explicit ``method.KEY=`` on the command line wins.
+    ``method_defaults`` (model YAML) is what a model suggests, e.g. a KV budget below the embedded model's
+    1K-token prompts; ``method_overrides`` is an experiment-level setting (e.g. ``kv_budget: 256``). Both
+    skip methods without the key (fullkv) and null values. An explicit ``method.KEY=`` on the command line
+    wins over both.
     """
     method = dict(to_plain(cfg.method))
     cli_keys = cli_keys or set()
-    for key, value in (to_plain(cfg.get("method_overrides")) or {}).items():
-        if key in method and f"method.{key}" not in cli_keys:
-            method[key] = value
+    model_defaults = to_plain((cfg.get("model") or {}).get("method_defaults")) or {}
+    for layer in (model_defaults, to_plain(cfg.get("method_overrides")) or {}):
+        for key, value in layer.items():
+            if key in method and value is not None and f"method.{key}" not in cli_keys:
+                method[key] = value
     return method
 
 

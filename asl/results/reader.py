@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 
 from asl.methods.base import Display, PruningMethod
-from asl.results.schema import RunSummary, SampleRecord, summarize_run
+from asl.results.schema import SCHEMA_VERSION, RunSummary, SampleRecord, summarize_run, summary_identity
 from asl.results.store import read_records
 
 METRICS = "metrics.json"
@@ -59,14 +59,23 @@ def find_run_dirs(results_dir: str | Path) -> list[Path]:
 
 
 def load_run(run_dir: str | Path) -> RunResult:
-    """Read one run directory; the summary is recomputed when predictions are newer than it."""
+    """Read one run directory; the summary is recomputed from the predictions when they are newer than it
+    (killed between the two writes) or when it was written in an older schema."""
     run_dir = Path(run_dir)
-    summary = RunSummary.from_json(json.loads((run_dir / METRICS).read_text()))
+    data = json.loads((run_dir / METRICS).read_text())
+    if data.get("schema_version") != SCHEMA_VERSION:
+        run = RunResult(run_dir, None)  # type: ignore[arg-type] - set just below
+        run.summary = summarize_run(
+            summary_identity(data), run.records(), int(data["n_expected"]), data.get("skipped_tasks")
+        )
+        return run
+    summary = RunSummary.from_json(data)
     run = RunResult(run_dir, summary)
     records = run.records()
-    if len(records) != summary.overall.n:  # killed between the two writes: predictions are the truth
-        identity = {**summary.to_json(), "method_label": summary.method_label}
-        run.summary = summarize_run(identity, records, summary.n_expected, summary.skipped_tasks)
+    if len(records) != summary.overall.n:  # predictions are the truth
+        run.summary = summarize_run(
+            summary_identity(data), records, summary.n_expected, summary.skipped_tasks
+        )
     return run
 
 
