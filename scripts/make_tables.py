@@ -23,7 +23,7 @@ PROG = "make_tables.py"
 @hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base=None)
 def main(cfg: DictConfig) -> None:
     """Write summary.csv and tables.md."""
-    from asl.results.tables import write_tables
+    from asl.results.writers import write_tables
 
     try:
         csv_path, md_path, md = write_tables(cfg.results_dir, str(cfg.tables.ratio_baseline))

@@ -19,6 +19,7 @@ from asl.results.store import read_records
 
 METRICS = "metrics.json"
 PREDICTIONS = "predictions.jsonl"
+META = "run_meta.json"
 
 
 def _warn(message: str) -> None:
@@ -39,6 +40,31 @@ class RunResult:
             path = self.run_dir / PREDICTIONS
             self._records = read_records(path) if path.is_file() else []
         return self._records
+
+    def cell_scores(self) -> dict[tuple[str, int | None], dict[str, float]]:
+        """(task, context length) -> sample key -> score, over the samples scored without an error."""
+        out: dict[tuple[str, int | None], dict[str, float]] = {}
+        for rec in self.records():
+            if rec.ok:
+                out.setdefault((rec.task, rec.context_length), {})[rec.key] = float(rec.score)
+        return out
+
+    def sample_identity(self) -> dict[str, tuple]:
+        """Sample key -> (answers, prompt tokens): two runs pair a sample only where these agree."""
+        return {r.key: (json.dumps(r.answers, default=str), r.prompt_tokens) for r in self.records()}
+
+    @cached_property
+    def meta(self) -> dict:
+        """``run_meta.json`` (empty when missing or unreadable)."""
+        try:
+            return json.loads((self.run_dir / META).read_text())
+        except (OSError, ValueError):
+            return {}
+
+    @property
+    def dirty(self) -> bool:
+        """The run was produced from a working tree with uncommitted code changes."""
+        return bool((self.meta.get("git") or {}).get("dirty"))
 
     @cached_property
     def method(self) -> PruningMethod:
@@ -79,8 +105,15 @@ def load_run(run_dir: str | Path) -> RunResult:
     return run
 
 
+def _preference(run: RunResult) -> tuple:
+    """Among directories of one configuration: complete first, then the latest revision, then the most
+    samples (a forced recompute supersedes the directory it was forced next to once it is complete)."""
+    s = run.summary
+    return (s.complete, s.revision, s.overall.n)
+
+
 def load_runs(results_dir: str | Path) -> list[RunResult]:
-    """Every readable run under ``results_dir``, one per config hash (the one with most samples kept)."""
+    """Every readable run under ``results_dir``, one per config hash (see :func:`_preference`)."""
     best: dict[str, RunResult] = {}
     for run_dir in find_run_dirs(results_dir):
         try:
@@ -90,6 +123,6 @@ def load_runs(results_dir: str | Path) -> list[RunResult]:
             continue
         key = run.summary.run_hash
         old = best.get(key)
-        if old is None or run.summary.overall.n > old.summary.overall.n:
+        if old is None or _preference(run) > _preference(old):
             best[key] = run
     return sorted(best.values(), key=lambda r: str(r.run_dir))

@@ -8,6 +8,11 @@ Scores are per-sample values in [0, 1]; accuracies are reported in percent with 
 * a paired difference (two methods on the same samples): a stratified paired bootstrap interval, and a
   p-value from McNemar's exact test when every score is binary (else a sign-flip randomization test).
 
+The bootstraps resample each stratum with one pseudo-observation at each end of the scale added (0 and 1;
+for differences -1 and +1), the "add one success and one failure" of Agresti & Caffo (2000): without it a
+stratum whose few samples happen to agree (0 of 5, or two methods agreeing on all 5) would claim no
+uncertainty at all. The point estimate is always the observed mean.
+
 A difference is called significant only when its interval excludes 0 *and* p < 0.05; otherwise it is
 "within noise".
 """
@@ -34,7 +39,7 @@ class Estimate:
     lo: float
     hi: float
     n: int
-    method: str  # "wilson" | "bootstrap" | "exact" (no spread)
+    method: str  # "wilson" | "bootstrap"
 
     def text(self, digits: int = 1) -> str:
         """``60.0 [31.3, 83.2]``."""
@@ -111,11 +116,13 @@ def _weights(strata: Mapping[Hashable, Sequence[float]], weights: Mapping[Hashab
     return w / w.sum()
 
 
-def _bootstrap_means(arrays: list[np.ndarray], w: np.ndarray, n_boot: int) -> np.ndarray:
-    """Weighted mean of per-stratum means over ``n_boot`` resamples (within each stratum)."""
+def _bootstrap_means(arrays: list[np.ndarray], w: np.ndarray, n_boot: int, ends: tuple[float, float]) -> np.ndarray:
+    """Weighted mean of per-stratum means over ``n_boot`` resamples (within each stratum, each stratum
+    padded with one pseudo-observation at each of the scale's ``ends``)."""
     rng = _rng()
     total = np.zeros(n_boot)
     for a, weight in zip(arrays, w, strict=True):
+        a = np.concatenate([a, np.asarray(ends, dtype=float)])
         idx = rng.integers(0, a.size, size=(n_boot, a.size))
         total += weight * a[idx].mean(axis=1)
     return total
@@ -134,8 +141,7 @@ def stratified_estimate(
 ) -> Estimate:
     """Weighted mean (default: equal weights) of the strata's mean scores, in percent, with a 95% interval.
 
-    One binary stratum gets the Wilson interval; otherwise a bootstrap within each stratum. A statistic
-    without spread (every resample equal) has the point as its interval.
+    One binary stratum gets the Wilson interval; otherwise a padded bootstrap within each stratum.
     """
     arrays = _strata_arrays(strata)
     w = _weights(strata, weights)
@@ -144,9 +150,7 @@ def stratified_estimate(
     if len(arrays) == 1 and is_binary(arrays[0].tolist()):
         lo, hi = wilson_interval(int(arrays[0].sum()), arrays[0].size)
         return Estimate(100 * value, 100 * lo, 100 * hi, n, "wilson")
-    if all(np.all(a == a[0]) for a in arrays):
-        return Estimate(100 * value, 100 * value, 100 * value, n, "exact")
-    lo, hi = _percentiles(_bootstrap_means(arrays, w, n_boot))
+    lo, hi = _percentiles(_bootstrap_means(arrays, w, n_boot, (0.0, 1.0)))
     return Estimate(100 * value, 100 * min(lo, value), 100 * max(hi, value), n, "bootstrap")
 
 
@@ -195,11 +199,8 @@ def paired_difference(
     diffs = [xa[s] - xb[s] for s in strata]
     delta = float(sum(weight * d.mean() for d, weight in zip(diffs, w, strict=True)))
     n_pairs = int(sum(d.size for d in diffs))
-    if all(np.all(d == d[0]) for d in diffs):
-        lo = hi = delta
-    else:
-        lo, hi = _percentiles(_bootstrap_means(diffs, w, n_boot))
-        lo, hi = min(lo, delta), max(hi, delta)
+    lo, hi = _percentiles(_bootstrap_means(diffs, w, n_boot, (-1.0, 1.0)))
+    lo, hi = min(lo, delta), max(hi, delta)
     binary = all(is_binary(x.tolist()) for x in (*xa.values(), *xb.values()))
     if binary:
         b_only = int(sum(np.sum((xa[s] == 1) & (xb[s] == 0)) for s in strata))
