@@ -65,7 +65,9 @@ def main(cfg: DictConfig) -> None:
     baseline = str(run_cfg.tables.ratio_baseline)
     try:
         write_tables(results_dir, baseline)
-        paths = write_table2(summary_rows(load_runs(results_dir)), model, results_dir / model, baseline=baseline)
+        paths = write_table2(
+            summary_rows(load_runs(results_dir)), model, results_dir / model, baseline=baseline
+        )
     except (ValueError, OSError) as exc:
         fail(str(exc).splitlines()[0], PROG)
     if not paths:

@@ -62,7 +62,9 @@ def check_groups(overrides: list[str]) -> str | None:
     for ov in parsed:
         if ov.key_or_group not in GROUPS or ov.is_delete() or isinstance(ov.value(), Glob):
             continue
-        values = list(ov.sweep_string_iterator()) if ov.is_sweep_override() else [ov.get_value_element_as_str()]
+        values = (
+            list(ov.sweep_string_iterator()) if ov.is_sweep_override() else [ov.get_value_element_as_str()]
+        )
         choices = group_choices(ov.key_or_group)
         for value in values:
             if value not in choices and value != "null":
@@ -91,7 +93,9 @@ def check_job(config_name: str, overrides: list[str], validate: bool) -> str | N
     return None
 
 
-def precheck(argv: list[str], config_name: str = "config", validate: bool = False) -> tuple[str | None, str | None]:
+def precheck(
+    argv: list[str], config_name: str = "config", validate: bool = False
+) -> tuple[str | None, str | None]:
     """Check the command line; returns (one-line error or None, multirun preview text or None)."""
     from asl.harness.sweep import compose_error, expand_jobs, hydra_context, preview
 

@@ -32,18 +32,32 @@ def effective_method(cfg: DictConfig, cli_keys: set[str] | None = None) -> dict[
     the method has.
 
     ``method_defaults`` (model YAML) is what a model suggests, e.g. a KV budget below the embedded model's
-    1K-token prompts; ``method_overrides`` is an experiment-level setting (e.g. ``kv_budget: 256``). Both
-    skip methods without the key (fullkv) and null values. An explicit ``method.KEY=`` on the command line
-    wins over both.
+    1K-token prompts: it replaces only a value still equal to the method YAML's own default.
+    ``method_overrides`` is an experiment-level setting (e.g. ``kv_budget: 256``). Both skip methods
+    without the key (fullkv) and null values. An explicit ``method.KEY=`` on the command line wins.
     """
     method = dict(to_plain(cfg.method))
     cli_keys = cli_keys or set()
     model_defaults = to_plain((cfg.get("model") or {}).get("method_defaults")) or {}
-    for layer in (model_defaults, to_plain(cfg.get("method_overrides")) or {}):
-        for key, value in layer.items():
-            if key in method and value is not None and f"method.{key}" not in cli_keys:
+    yaml_defaults = _method_yaml(str(method.get("name"))) if model_defaults else {}
+    for key, value in model_defaults.items():
+        if key in method and value is not None and f"method.{key}" not in cli_keys:
+            if key in yaml_defaults and method[key] == yaml_defaults[key]:
                 method[key] = value
+    for key, value in (to_plain(cfg.get("method_overrides")) or {}).items():
+        if key in method and value is not None and f"method.{key}" not in cli_keys:
+            method[key] = value
     return method
+
+
+def _method_yaml(name: str) -> dict[str, Any]:
+    """The composed defaults of ``configs/method/NAME.yaml`` (empty for a method without one)."""
+    from asl.config_groups import compose_node
+
+    try:
+        return compose_node("method", name)
+    except ValueError:
+        return {}
 
 
 def identity(cfg: DictConfig, method: dict[str, Any]) -> dict[str, Any]:

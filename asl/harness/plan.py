@@ -81,7 +81,9 @@ def plan_text(cfg: DictConfig, cli_keys: set[str] | None = None) -> str:
     bench = dict(to_plain(cfg.benchmark))
     n, tasks, lengths = sample_count(bench)
     per_task = n // max(1, len(tasks))
-    params = {k: v for k, v in method.to_dict().items() if k != "name" and k in effective_method(cfg, cli_keys)}
+    params = {
+        k: v for k, v in method.to_dict().items() if k != "name" and k in effective_method(cfg, cli_keys)
+    }
     lines = [
         f"plan: {method.label} on {spec.name} / {bench.get('name')} -> {run_dir} ({_done(run_dir)} of {n} samples done)",
         f"  method {method.name}: " + ", ".join(f"{k}={v}" for k, v in params.items()),

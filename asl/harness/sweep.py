@@ -97,7 +97,11 @@ def unknown_key_message(key: str, config_name: str, overrides: list[str]) -> str
     parent, _, leaf = key.rpartition(".")
     rest = [o for o in overrides if _key_of(o) != key]
     try:
-        node = OmegaConf.select(compose_job(config_name, rest), parent) if parent else compose_job(config_name, rest)
+        node = (
+            OmegaConf.select(compose_job(config_name, rest), parent)
+            if parent
+            else compose_job(config_name, rest)
+        )
     except Exception:  # noqa: BLE001 - the other overrides fail too: Hydra's own message is kept
         return None
     if not isinstance(node, DictConfig):

@@ -117,3 +117,11 @@ def nearest_rival(label: str, averages: Mapping[str, Estimate | None], exclude: 
     others = [(abs(e.value - mine.value), i, other) for i, (other, e) in enumerate(averages.items())
               if other not in skip and e is not None]  # fmt: skip
     return min(others)[2] if others else None
+
+
+def rows_estimate(rows: list[Any]) -> Estimate | None:
+    """The task mean (Avg.) of summary rows of one configuration with its interval; None without records."""
+    if not rows or any(getattr(r, "run", None) is None for r in rows):
+        return None
+    scores = gather(rows, "task")
+    return average_estimate(scores, scores.columns)

@@ -91,7 +91,10 @@ def ttft_ratios(rows: list[Row], labels: dict[str, str], baseline: str) -> dict[
     by_label: dict[str, list[float]] = {}
     for r in sub:
         by_label.setdefault(labels[r.run_hash], []).append(ratios[id(r)])
-    return {label: sum(v) / len(v) for label, v in by_label.items()}
+    out = {label: sum(v) / len(v) for label, v in by_label.items()}
+    if out:  # the baseline against itself
+        out.update({labels[r.run_hash]: 1.0 for r in rows if r.method == baseline and r.invocation is not None})
+    return out
 
 
 def table2_of(
