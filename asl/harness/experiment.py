@@ -205,8 +205,18 @@ class Experiment:
         except Exception as exc:  # noqa: BLE001
             _warn(f"warm-up failed ({type(exc).__name__}: {one_line(exc)})")
 
+    def _finished(self) -> bool:
+        """The run directory holds a complete run (it is then never written again: no lock is taken)."""
+        meta = _read_json(self.run_dir / "run_meta.json")
+        if meta.get("status") != "complete" or self._run_flag("retry_errors"):
+            return False
+        return (self.run_dir / "metrics.json").is_file() and bool(_read_json(self.run_dir / "metrics.json").get("complete"))
+
     def execute(self) -> Path:
         """Under the run directory's lock: run the remaining samples, keeping metrics.json current."""
+        if self._finished():
+            print(f"complete: {self.run_dir}, nothing to recompute", file=sys.stderr)
+            return self.run_dir  # nothing is rewritten: a finished run stays byte for byte as it was
         with RunLock(self.run_dir, wait=self._run_flag("wait_for_lock")):
             return self._execute()
 

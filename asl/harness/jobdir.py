@@ -26,11 +26,17 @@ class _Tee:
 
     def __init__(self, stream: IO[str], log: IO[str]) -> None:
         self.stream, self.log = stream, log
+        self._redrawing = False
 
     def write(self, text: str) -> int:
-        if "\r" not in text:
+        if "\r" in text:
+            self._redrawing = True
+        elif not (self._redrawing and text == "\n"):  # the newline closing a redrawn line
             self.log.write(text)
             self.log.flush()
+            self._redrawing = False
+        else:
+            self._redrawing = False
         return self.stream.write(text)
 
     def flush(self) -> None:

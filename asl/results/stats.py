@@ -3,15 +3,17 @@
 Scores are per-sample values in [0, 1]; accuracies are reported in percent with a 95% interval:
 
 * one proportion (every score 0 or 1): the Wilson score interval;
-* fractional scores, or a mean over strata (the paper's task mean, "Avg."): a percentile bootstrap,
-  resampling within each stratum (task), with a fixed seed so tables are reproducible byte for byte;
-* a paired difference (two methods on the same samples): a stratified paired bootstrap interval, and a
-  p-value from McNemar's exact test when every score is binary (else a sign-flip randomization test).
-
-The bootstraps resample each stratum with one pseudo-observation at each end of the scale added (0 and 1;
-for differences -1 and +1), the "add one success and one failure" of Agresti & Caffo (2000): without it a
-stratum whose few samples happen to agree (0 of 5, or two methods agreeing on all 5) would claim no
-uncertainty at all. The point estimate is always the observed mean.
+* fractional scores of one task: a percentile bootstrap (deviations scaled by sqrt(n / (n - 1)), the
+  small-sample correction of the bootstrap variance) with a fixed seed, so tables are reproducible byte
+  for byte; the Wilson interval of the same mean and n when every score is equal (no spread to resample);
+* a mean over strata (the paper's task mean, "Avg."): the Wilson interval of the weighted mean at its
+  effective sample size n_eff = 1 / sum(w_s^2 / n_s) (Kish). This is conservative: a [0, 1] score with mean
+  p has variance at most p(1 - p), and stratification only removes variance; unlike a bootstrap it does not
+  collapse when a task's few samples all agree (0 of 12);
+* a paired difference (two methods on the same samples): with binary scores and as many pairs in every
+  stratum, McNemar's exact test and the matching exact interval (Clopper-Pearson on the share of the
+  discordant pairs won by A, mapped to points: the interval excludes 0 exactly when p < 0.05); otherwise a
+  stratified paired bootstrap interval with a sign-flip randomization test (McNemar when binary).
 
 A difference is called significant only when its interval excludes 0 *and* p < 0.05; otherwise it is
 "within noise".
@@ -39,7 +41,7 @@ class Estimate:
     lo: float
     hi: float
     n: int
-    method: str  # "wilson" | "bootstrap"
+    method: str  # "wilson" | "bootstrap" | "wilson-neff" (a mean over strata)
 
     def text(self, digits: int = 1) -> str:
         """``60.0 [31.3, 83.2]``."""
@@ -116,15 +118,15 @@ def _weights(strata: Mapping[Hashable, Sequence[float]], weights: Mapping[Hashab
     return w / w.sum()
 
 
-def _bootstrap_means(arrays: list[np.ndarray], w: np.ndarray, n_boot: int, ends: tuple[float, float]) -> np.ndarray:
-    """Weighted mean of per-stratum means over ``n_boot`` resamples (within each stratum, each stratum
-    padded with one pseudo-observation at each of the scale's ``ends``)."""
+def _bootstrap_means(arrays: list[np.ndarray], w: np.ndarray, n_boot: int) -> np.ndarray:
+    """Weighted mean of per-stratum means over ``n_boot`` resamples (within each stratum); each stratum's
+    deviation from its mean is scaled by sqrt(n / (n - 1)), so the resampled variance is unbiased."""
     rng = _rng()
     total = np.zeros(n_boot)
     for a, weight in zip(arrays, w, strict=True):
-        a = np.concatenate([a, np.asarray(ends, dtype=float)])
         idx = rng.integers(0, a.size, size=(n_boot, a.size))
-        total += weight * a[idx].mean(axis=1)
+        scale = math.sqrt(a.size / (a.size - 1)) if a.size > 1 else 1.0
+        total += weight * (a.mean() + scale * (a[idx].mean(axis=1) - a.mean()))
     return total
 
 
@@ -134,15 +136,23 @@ def _percentiles(draws: np.ndarray) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+def wilson_mean_interval(p: float, n: float, z: float = Z95) -> tuple[float, float]:
+    """The Wilson interval of a mean ``p`` in [0, 1] at a (possibly fractional) sample size ``n``."""
+    p = min(1.0, max(0.0, p))
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def stratified_estimate(
     strata: Mapping[Hashable, Sequence[float]],
     weights: Mapping[Hashable, float] | None = None,
     n_boot: int = N_BOOT,
 ) -> Estimate:
-    """Weighted mean (default: equal weights) of the strata's mean scores, in percent, with a 95% interval.
-
-    One binary stratum gets the Wilson interval; otherwise a padded bootstrap within each stratum.
-    """
+    """Weighted mean (default: equal weights) of the strata's mean scores, in percent, with a 95% interval:
+    Wilson for one binary stratum, a bootstrap for one fractional stratum, Wilson at the effective sample
+    size for several strata (see the module docstring)."""
     arrays = _strata_arrays(strata)
     w = _weights(strata, weights)
     value = float(sum(weight * a.mean() for a, weight in zip(arrays, w, strict=True)))
@@ -150,14 +160,48 @@ def stratified_estimate(
     if len(arrays) == 1 and is_binary(arrays[0].tolist()):
         lo, hi = wilson_interval(int(arrays[0].sum()), arrays[0].size)
         return Estimate(100 * value, 100 * lo, 100 * hi, n, "wilson")
-    lo, hi = _percentiles(_bootstrap_means(arrays, w, n_boot, (0.0, 1.0)))
-    return Estimate(100 * value, 100 * min(lo, value), 100 * max(hi, value), n, "bootstrap")
+    if len(arrays) == 1 and not np.all(arrays[0] == arrays[0][0]):
+        lo, hi = _percentiles(_bootstrap_means(arrays, w, n_boot))
+        return Estimate(100 * value, 100 * min(lo, value), 100 * max(hi, value), n, "bootstrap")
+    n_eff = 1.0 / float(sum(weight**2 / a.size for a, weight in zip(arrays, w, strict=True)))
+    lo, hi = wilson_mean_interval(value, n_eff)
+    return Estimate(100 * value, 100 * min(lo, value), 100 * max(hi, value), n, "wilson-neff")
 
 
 def accuracy_estimate(scores: Sequence[float], n_boot: int = N_BOOT) -> Estimate | None:
     """Mean of ``scores`` in percent with its 95% interval (Wilson when binary); None without scores."""
     scores = [float(s) for s in scores]
     return stratified_estimate({0: scores}, n_boot=n_boot) if scores else None
+
+
+def _log_pmf(i: int, n: int, p: float) -> float:
+    return math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * math.log(p) + (n - i) * math.log1p(-p)
+
+
+def _binom_cdf(k: int, n: int, p: float) -> float:
+    """P(X <= k) for X ~ Binomial(n, p)."""
+    if p <= 0.0 or p >= 1.0:
+        return 1.0 if p <= 0.0 or k >= n else 0.0
+    return min(1.0, sum(math.exp(_log_pmf(i, n, p)) for i in range(k + 1)))
+
+
+def _solve(f, target: float) -> float:
+    """The p in (0, 1) where the decreasing function ``f`` equals ``target`` (bisection)."""
+    lo, hi = 0.0, 1.0
+    for _ in range(80):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if f(mid) > target else (lo, mid)
+    return (lo + hi) / 2
+
+
+def clopper_pearson(k: int, n: int, level: float = LEVEL) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) interval of a proportion k / n; (0, 1) when n is 0."""
+    if n <= 0:
+        return 0.0, 1.0
+    tail = (1 - level) / 2
+    lo = 0.0 if k == 0 else _solve(lambda p: _binom_cdf(k - 1, n, p), 1 - tail)
+    hi = 1.0 if k == n else _solve(lambda p: _binom_cdf(k, n, p), tail)
+    return lo, hi
 
 
 def mcnemar_exact(b: int, c: int) -> float:
@@ -199,13 +243,16 @@ def paired_difference(
     diffs = [xa[s] - xb[s] for s in strata]
     delta = float(sum(weight * d.mean() for d, weight in zip(diffs, w, strict=True)))
     n_pairs = int(sum(d.size for d in diffs))
-    lo, hi = _percentiles(_bootstrap_means(diffs, w, n_boot, (-1.0, 1.0)))
+    lo, hi = _percentiles(_bootstrap_means(diffs, w, n_boot))
     lo, hi = min(lo, delta), max(hi, delta)
     binary = all(is_binary(x.tolist()) for x in (*xa.values(), *xb.values()))
-    if binary:
-        b_only = int(sum(np.sum((xa[s] == 1) & (xb[s] == 0)) for s in strata))
-        c_only = int(sum(np.sum((xa[s] == 0) & (xb[s] == 1)) for s in strata))
-        p, test = mcnemar_exact(b_only, c_only), "mcnemar"
-    else:
-        p, test = _sign_flip_p(diffs, w, n_boot * 5), "sign-flip"
-    return Difference(100 * delta, 100 * lo, 100 * hi, n_pairs, p, test)
+    if not binary:
+        return Difference(100 * delta, 100 * lo, 100 * hi, n_pairs, _sign_flip_p(diffs, w, n_boot * 5), "sign-flip")
+    b_only = int(sum(np.sum(d == 1) for d in diffs))
+    c_only = int(sum(np.sum(d == -1) for d in diffs))
+    p = mcnemar_exact(b_only, c_only)
+    if len({d.size for d in diffs}) == 1 and np.allclose(w, w[0]):  # the Avg. is the pooled difference
+        share_lo, share_hi = clopper_pearson(b_only, b_only + c_only)
+        m = b_only + c_only
+        lo, hi = (m * (2 * share_lo - 1) / n_pairs, m * (2 * share_hi - 1) / n_pairs) if m else (0.0, 0.0)
+    return Difference(100 * delta, 100 * lo + 0.0, 100 * hi + 0.0, n_pairs, p, "mcnemar")
