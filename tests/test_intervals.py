@@ -39,14 +39,17 @@ def test_wilson_edges():
 
 
 # McNemar's exact test: two-sided binomial(b + c, 1/2) on the discordant pairs.
-@pytest.mark.parametrize("b, c, p", [(0, 5, 2 / 32), (2, 8, 2 * 56 / 1024), (3, 3, 1.0), (10, 0, 2 / 1024), (0, 0, 1.0)])
+@pytest.mark.parametrize(
+    "b, c, p", [(0, 5, 2 / 32), (2, 8, 2 * 56 / 1024), (3, 3, 1.0), (10, 0, 2 / 1024), (0, 0, 1.0)]
+)
 def test_mcnemar_exact(b, c, p):
     assert mcnemar_exact(b, c) == pytest.approx(p)
 
 
 # Clopper-Pearson exact intervals (the Beta quantiles, e.g. scipy.stats.beta.ppf), to 4 decimals.
 @pytest.mark.parametrize(
-    "k, n, lo, hi", [(0, 10, 0.0, 0.3085), (3, 10, 0.0667, 0.6525), (5, 10, 0.1871, 0.8129), (8, 9, 0.5175, 0.9972)]
+    "k, n, lo, hi",
+    [(0, 10, 0.0, 0.3085), (3, 10, 0.0667, 0.6525), (5, 10, 0.1871, 0.8129), (8, 9, 0.5175, 0.9972)],
 )
 def test_clopper_pearson(k, n, lo, hi):
     assert clopper_pearson(k, n) == pytest.approx((lo, hi), abs=5e-5)
@@ -150,14 +153,18 @@ def test_legacy_records_infer_what_they_can():
     assert legacy_fired(12, {}) is True
     assert legacy_fired(None, {"10": 0.5}) is False  # the rule ran, never fired
     assert legacy_fired(None, {}) is None  # no rule
-    rec = SampleRecord.from_json({"id": "0", "task": "t", "selection_layer": None, "rel_variance": {"3": 1.0}})
+    rec = SampleRecord.from_json(
+        {"id": "0", "task": "t", "selection_layer": None, "rel_variance": {"3": 1.0}}
+    )
     assert rec.selection_fired is False
 
 
 def _row(run_hash: str, n: int) -> SimpleNamespace:
     scores = {("passkey", 1024): {f"passkey|1024|{i}": 1.0 for i in range(n)}}
     run = SimpleNamespace(cell_scores=lambda: scores, sample_identity=lambda: {})
-    return SimpleNamespace(task="passkey", context_length=1024, run_hash=run_hash, run=run, seed=0, label="ASL")
+    return SimpleNamespace(
+        task="passkey", context_length=1024, run_hash=run_hash, run=run, seed=0, label="ASL"
+    )
 
 
 def test_runs_of_different_n_are_never_merged_into_one_cell():

@@ -23,15 +23,24 @@ from tests.wandb_reader import offline_runs, read_offline_run
 
 
 def _files(root: Path) -> dict[str, tuple[bytes, int]]:
-    return {str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
+    return {
+        str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+        if p.is_file()
+    }
 
 
 def test_second_process_on_a_run_dir_is_refused_naming_the_holder(tmp_path):
     cfg = make_cfg(f"results_dir={tmp_path}")
     first = run(cfg, FakeBackend().backend())
     with RunLock(first):  # another process holding the directory (flock is per open file)
-        with pytest.raises(HarnessError, match=rf"being written by pid {os.getpid()} on .*run.wait_for_lock=true"):
-            run(make_cfg(f"results_dir={tmp_path}", "run.retry_errors=true"), FakeBackend(fail_ids=()).backend())
+        with pytest.raises(
+            HarnessError, match=rf"being written by pid {os.getpid()} on .*run.wait_for_lock=true"
+        ):
+            run(
+                make_cfg(f"results_dir={tmp_path}", "run.retry_errors=true"),
+                FakeBackend(fail_ids=()).backend(),
+            )
 
 
 def test_wait_for_lock_waits_for_the_holder(tmp_path):
@@ -55,7 +64,9 @@ def test_force_recomputes_into_a_fresh_directory_and_keeps_the_old(tmp_path):
     (kept,) = load_runs(tmp_path)
     assert kept.run_dir == second and kept.summary.revision == 2
     fb3 = FakeBackend()
-    assert run(make_cfg(f"results_dir={tmp_path}"), fb3.backend()) == second and fb3.calls == []  # resumes .r2
+    assert (
+        run(make_cfg(f"results_dir={tmp_path}"), fb3.backend()) == second and fb3.calls == []
+    )  # resumes .r2
     assert choose_run_dir(first, force=True) == revision_dir(first, 3)
 
 

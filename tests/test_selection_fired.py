@@ -36,7 +36,9 @@ def test_a_rule_that_fires_says_so(tiny_llama, name):
     assert res.selection_fired is True and res.selection_layer < tiny_llama.config.num_hidden_layers - 1
 
 
-@pytest.mark.parametrize("name, fired", [("fullkv", None), ("snapkv", None), ("fastkv", True), ("gemfilter", True)])
+@pytest.mark.parametrize(
+    "name, fired", [("fullkv", None), ("snapkv", None), ("fastkv", True), ("gemfilter", True)]
+)
 def test_methods_without_a_rule(tiny_llama, name, fired):
     kwargs = {} if name == "fullkv" else {"kv_budget": K}
     assert _generate(tiny_llama, name, **kwargs).selection_fired is fired

@@ -81,8 +81,7 @@ def check_job(config_name: str, overrides: list[str], validate: bool) -> str | N
     except Exception as exc:  # noqa: BLE001 - Hydra raises several types here
         return compose_error(exc, config_name, overrides)
     if validate:
-        from asl.harness.config import cli_override_keys
-        from asl.harness.experiment import resolve_run_method
+        from asl.harness.config import cli_override_keys, resolve_run_method
         from asl.harness.validation import validate_run
 
         try:

@@ -60,6 +60,22 @@ def _method_yaml(name: str) -> dict[str, Any]:
         return {}
 
 
+def resolve_run_method(cfg: DictConfig, cli_keys: set[str] | None = None) -> tuple[Any, Any]:
+    """(ModelSpec, resolved PruningMethod) of a composed config (one-line HarnessError if invalid)."""
+    from asl.harness.validation import HarnessError, one_line
+    from asl.methods.registry import method_from_config
+    from asl.models.registry import ModelSpec
+
+    try:
+        spec = ModelSpec.from_config(to_plain(cfg.model))
+        method = method_from_config(effective_method(cfg, cli_keys), num_layers=spec.num_layers)
+        if spec.num_layers is not None:
+            method = method.resolved(spec.layer_defaults(), spec.num_layers)
+    except (ValueError, TypeError) as exc:
+        raise HarnessError(one_line(exc)) from exc
+    return spec, method
+
+
 def identity(cfg: DictConfig, method: dict[str, Any]) -> dict[str, Any]:
     """Everything that determines a run's predictions (the hashed part of the run directory).
 

@@ -16,14 +16,11 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from asl.harness.backend import Backend, default_backend, load_cached
-from asl.harness.config import config_hash, effective_method, identity, run_dir_for, to_plain
+from asl.harness.config import config_hash, identity, resolve_run_method, run_dir_for, to_plain
 from asl.harness.meta import invocation_id, now_iso, run_meta
 from asl.harness.rundir import RunLock, choose_run_dir, revision_of
 from asl.harness.validation import HarnessError, one_line, validate_run
-from asl.harness.wandb_logger import WandbLogger, new_run_id, run_name
-from asl.methods.base import PruningMethod
-from asl.methods.registry import method_from_config
-from asl.models.registry import ModelSpec
+from asl.harness.wandb_logger import WandbLogger, logger_for, new_run_id
 from asl.results.schema import RunSummary, SampleRecord, sample_key, summarize_run
 from asl.results.store import PredictionStore, atomic_write_json, atomic_write_text
 
@@ -62,18 +59,6 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def _warn(msg: str) -> None:
     print(f"warning: {msg}", file=sys.stderr, flush=True)
-
-
-def resolve_run_method(cfg: DictConfig, cli_keys: set[str] | None = None) -> tuple[ModelSpec, PruningMethod]:
-    """The model spec and the resolved method of a composed config (one-line HarnessError if invalid)."""
-    try:
-        spec = ModelSpec.from_config(to_plain(cfg.model))
-        method = method_from_config(effective_method(cfg, cli_keys), num_layers=spec.num_layers)
-        if spec.num_layers is not None:
-            method = method.resolved(spec.layer_defaults(), spec.num_layers)
-    except (ValueError, TypeError) as exc:
-        raise HarnessError(one_line(exc)) from exc
-    return spec, method
 
 
 class Experiment:
@@ -210,7 +195,9 @@ class Experiment:
         meta = _read_json(self.run_dir / "run_meta.json")
         if meta.get("status") != "complete" or self._run_flag("retry_errors"):
             return False
-        return (self.run_dir / "metrics.json").is_file() and bool(_read_json(self.run_dir / "metrics.json").get("complete"))
+        return (self.run_dir / "metrics.json").is_file() and bool(
+            _read_json(self.run_dir / "metrics.json").get("complete")
+        )
 
     def execute(self) -> Path:
         """Under the run directory's lock: run the remaining samples, keeping metrics.json current."""
@@ -261,17 +248,10 @@ class Experiment:
         return run_dir
 
     def _logger(self, run_id: str) -> WandbLogger:
-        """The run's W&B logger: resumes ``run_id``, named method-model-benchmark-hash, grouped by experiment."""
-        wb_config = {
-            **OmegaConf.to_container(self.cfg, resolve=True),
-            "method": self.method.to_config(),
-            "run_dir": str(self.run_dir),
-        }
-        bench = str(self.bench.get("name"))
-        name = run_name(self.method.name, self.spec.name, bench, self.run_dir.name.rsplit("-", 1)[-1])
-        group = self.experiment or f"{self.spec.name}/{bench}"
-        tags = [self.spec.name, self.method.name, bench, *([self.experiment] if self.experiment else [])]
-        return WandbLogger(self.cfg.logger.wandb, self.run_dir, name, group, wb_config, tags, run_id)
+        """The run's W&B logger (resumes ``run_id``)."""
+        config = {**OmegaConf.to_container(self.cfg, resolve=True), "method": self.method.to_config()}
+        return logger_for(self.cfg.logger.wandb, config, self.method.name, self.spec.name,
+                          str(self.bench.get("name")), self.run_dir, self.experiment, run_id)  # fmt: skip
 
     def _loop(self, todo: list[Any], logger: WandbLogger) -> None:
         from tqdm import tqdm

@@ -14,8 +14,14 @@ from typing import Any
 from omegaconf import DictConfig
 
 from asl.cost_model import ArchSpec
-from asl.harness.config import context_lengths, effective_method, identity, run_dir_for, to_plain
-from asl.harness.experiment import resolve_run_method
+from asl.harness.config import (
+    context_lengths,
+    effective_method,
+    identity,
+    resolve_run_method,
+    run_dir_for,
+    to_plain,
+)
 from asl.harness.rundir import choose_run_dir
 from asl.harness.validation import validate_run
 from asl.models.registry import ModelSpec

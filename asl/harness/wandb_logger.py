@@ -60,6 +60,15 @@ def summary_metrics(summary: RunSummary) -> dict[str, Any]:
     return out
 
 
+def logger_for(settings: Any, config: dict[str, Any], method: str, model: str, benchmark: str, run_dir: Path,
+               experiment: str | None, run_id: str) -> WandbLogger:  # fmt: skip
+    """A run's logger: named method-model-benchmark-hash, grouped by experiment (else model/benchmark)."""
+    name = run_name(method, model, benchmark, run_dir.name.rsplit("-", 1)[-1])
+    group = experiment or f"{model}/{benchmark}"
+    tags = [model, method, benchmark, *([experiment] if experiment else [])]
+    return WandbLogger(settings, run_dir, name, group, {**config, "run_dir": str(run_dir)}, tags, run_id)
+
+
 class WandbLogger:
     """Config at start, one history row per sample, summary + tables + figures at the end."""
 
