@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from asl.harness.cli import precheck
+from asl.harness.cli import flags_first, precheck
 from tests.runner_fakes import ROOT
 
 SCRIPTS = ["run.py", "make_tables.py", "reproduce_table2.py", "plot.py"]
@@ -33,6 +33,21 @@ SCRIPTS = ["run.py", "make_tables.py", "reproduce_table2.py", "plot.py"]
 )
 def test_hydra_flags_are_not_taken_for_overrides(argv):
     assert precheck(argv, validate=True)[0] is None
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["results_dir=x", "-m", "method=a,b"], ["-m", "results_dir=x", "method=a,b"]),
+        (["a=1", "--cfg", "job", "b=2"], ["--cfg", "job", "a=1", "b=2"]),
+        (["x=1", "--info", "defaults"], ["--info", "defaults", "x=1"]),
+        (["--info", "x=1"], ["--info", "x=1"]),
+        (["m=1", "-cn", "config", "--cfg=job"], ["-cn", "config", "--cfg=job", "m=1"]),
+    ],
+)
+def test_flags_may_follow_overrides(argv, expected):
+    """Hydra's own parser wants its flags first; the scripts reorder the command line for it."""
+    assert flags_first(argv) == expected
 
 
 def test_multirun_preview_lists_every_job():
@@ -79,7 +94,7 @@ def test_every_script_prints_its_config_and_help(name, tmp_path):
 
 
 def test_run_multirun_preview_and_info_from_the_command_line(tmp_path):
-    proc = script("run.py", "--cfg=job", "-m", "experiment=tau_sweep", "benchmark=infinitebench_embedded",
+    proc = script("run.py", "experiment=tau_sweep", "--cfg=job", "benchmark=infinitebench_embedded", "-m",
                   cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("# 12 job(s)") and "Traceback" not in proc.stderr

@@ -29,6 +29,33 @@ def fail(message: str, prog: str = "run.py", code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
+VALUE_FLAGS = {"-c", "--cfg", "-p", "--package", "-cp", "--config-path", "-cn", "--config-name", "-cd",
+               "--config-dir", "--experimental-rerun"}  # fmt: skip
+INFO_FLAGS = {"-i", "--info"}
+INFO_TOPICS = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
+
+
+def flags_first(argv: list[str]) -> list[str]:
+    """The command line with Hydra's flags (and their values) before the overrides, as Hydra's parser
+    needs them: ``results_dir=x -m method=a,b`` -> ``-m results_dir=x method=a,b``."""
+    flags: list[str] = []
+    overrides: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if not arg.startswith("-"):
+            overrides.append(arg)
+        elif "=" in arg or arg not in VALUE_FLAGS | INFO_FLAGS:
+            flags.append(arg)
+        elif arg in VALUE_FLAGS or (i + 1 < len(argv) and argv[i + 1] in INFO_TOPICS):
+            flags += argv[i : i + 2]
+            i += 1
+        else:
+            flags.append(arg)
+        i += 1
+    return flags + overrides
+
+
 def parse_argv(argv: list[str]) -> argparse.Namespace:
     """The command line as Hydra parses it (argparse prints its usage and exits 2 on a bad flag)."""
     from hydra._internal.utils import get_args_parser
@@ -126,6 +153,8 @@ def precheck(
 def precheck_or_exit(argv: list[str], prog: str, config_name: str = "config", validate: bool = False) -> None:
     """Exit 2 with one line when the command line cannot be composed; print a multirun preview and exit 0."""
     register_resolvers()
+    argv = flags_first(argv)
+    sys.argv[1:] = argv  # Hydra parses sys.argv itself
     msg, text = precheck(argv, config_name, validate)
     if msg:
         fail(msg, prog)

@@ -22,7 +22,7 @@ from asl.harness.rundir import RunLock, choose_run_dir, revision_of
 from asl.harness.validation import HarnessError, one_line, validate_run
 from asl.harness.wandb_logger import WandbLogger, logger_for, new_run_id
 from asl.results.schema import RunSummary, SampleRecord, sample_key, summarize_run
-from asl.results.store import PredictionStore, atomic_write_json, atomic_write_text
+from asl.results.store import PredictionStore, atomic_write_json, atomic_write_text, read_records
 
 SUMMARY_INTERVAL_S = 10.0  # metrics.json is rewritten at most this often during a run (and at its end)
 WARMUP_NEW_TOKENS = 2  # the untimed warm-up request: prefill and one decode step
@@ -191,13 +191,13 @@ class Experiment:
             _warn(f"warm-up failed ({type(exc).__name__}: {one_line(exc)})")
 
     def _finished(self) -> bool:
-        """The run directory holds a complete run (it is then never written again: no lock is taken)."""
+        """The directory holds a complete run with every sample (it is then not written again, no lock)."""
         meta = _read_json(self.run_dir / "run_meta.json")
-        if meta.get("status") != "complete" or self._run_flag("retry_errors"):
+        path = self.run_dir / "predictions.jsonl"
+        if meta.get("status") != "complete" or self._run_flag("retry_errors") or not path.is_file():
             return False
-        return (self.run_dir / "metrics.json").is_file() and bool(
-            _read_json(self.run_dir / "metrics.json").get("complete")
-        )
+        done = {r.key for r in read_records(path)}
+        return all(self._key(ex) in done for ex in self.examples)
 
     def execute(self) -> Path:
         """Under the run directory's lock: run the remaining samples, keeping metrics.json current."""
