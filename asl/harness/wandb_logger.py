@@ -8,7 +8,9 @@ two tables (every sample; the per-task summary) and the run's figures are logged
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterable
@@ -119,6 +121,12 @@ class WandbLogger:
         """Summary metrics, the per-sample and per-task tables and the run's figures."""
         if self.run is None:
             return
+        try:
+            self._log_results(summary, list(records), run_dir)
+        except Exception as exc:  # noqa: BLE001 - W&B trouble must never fail a finished run
+            print(f"warning: W&B results not logged: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+    def _log_results(self, summary: RunSummary, records: list[SampleRecord], run_dir: Path) -> None:
         import wandb
 
         self.run.summary.update(summary_metrics(summary))
@@ -136,10 +144,18 @@ class WandbLogger:
 
         from asl.plotting.figures import run_figures
 
-        with tempfile.TemporaryDirectory() as tmp:
-            pngs = [p for p in run_figures(run_dir, Path(tmp)) if p.suffix == ".png"]
-            if pngs:
-                self.run.log({f"figures/{p.stem}": wandb.Image(str(p)) for p in pngs})
+        quiet = [logging.getLogger(name) for name in ("asl.plotting", "fontTools", "matplotlib")]
+        levels = [log.level for log in quiet]
+        for log in quiet:
+            log.setLevel(logging.WARNING)  # the run's console is for the run, not the figure files
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                pngs = [p for p in run_figures(run_dir, Path(tmp)) if p.suffix == ".png"]
+                if pngs:
+                    self.run.log({f"figures/{p.stem}": wandb.Image(str(p)) for p in pngs})
+        finally:
+            for log, level in zip(quiet, levels, strict=True):
+                log.setLevel(level)
 
     def finish(self, exit_code: int = 0) -> None:
         """Close the run (and the wandb service)."""

@@ -160,7 +160,7 @@ class RunSummary:
     tasks: list[CellSummary]  # one per task (all lengths)
     overall: CellSummary
     task_mean: float | None  # unweighted mean of the task accuracies (the paper's "Avg.")
-    task_mean_lo: float | None = None  # its 95% interval (bootstrap within tasks)
+    task_mean_lo: float | None = None  # its 95% interval (Wilson at the effective sample size)
     task_mean_hi: float | None = None
     skipped_tasks: list[dict[str, Any]] = field(default_factory=list)
     invocation_id: str | None = None  # the one invocation that timed every sample; None if several

@@ -182,8 +182,8 @@ def _signed(value: float | None) -> str:
 
 def _notes(t: Table2) -> list[str]:
     notes = [
-        "Ours: accuracy (%) with its 95% interval (Wilson for 0/1 scores, else bootstrap; Avg.: bootstrap "
-        "within tasks); n: scored samples per task. Best of ours per column in bold (see the paired "
+        "Ours: accuracy (%) with its 95% interval (Wilson for 0/1 scores, else bootstrap; Avg.: Wilson at "
+        "its effective sample size); n: scored samples per task. Best of ours per column in bold (see the paired "
         "differences for which gaps exceed the noise)."
     ]
     if t.has_paper:

@@ -29,14 +29,14 @@ from asl.results.tables import (
 )
 
 DIFF_NOTE = (
-    "Differences: points of the Avg. over the samples both methods scored, with a paired bootstrap 95% "
-    "interval and p (McNemar's exact test when every score is 0 or 1, else a sign-flip test); a difference "
-    "is called better/worse only when the interval excludes 0 and p < 0.05, else within noise. The nearest "
-    "rival is the other method (not the baseline) whose Avg. is closest."
+    "Differences: points of the Avg. over the samples both methods scored, with a 95% interval and p: for "
+    "0/1 scores McNemar's exact test and its exact interval, else a paired bootstrap and a sign-flip test; a "
+    "difference is called better/worse only when the interval excludes 0 and p < 0.05, else within noise. "
+    "The nearest rival is the other method (not the baseline) whose Avg. is closest."
 )
 INTERVAL_NOTE = (
-    "Accuracy (%) with its 95% interval (Wilson for 0/1 scores, else bootstrap; Avg.: bootstrap within "
-    "tasks); n: scored samples per task and length."
+    "Accuracy (%) with its 95% interval (Wilson for 0/1 scores, else bootstrap; Avg.: Wilson at the "
+    "average's effective sample size); n: scored samples per task and length."
 )
 NO_RATIO_NOTE = (
     "TTFT/TPOT ratios omitted: no run here was timed in the same invocation as a {base} run (timings of "
