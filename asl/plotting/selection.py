@@ -125,7 +125,7 @@ def _marker_handles(markers: list[LayerMarker]) -> list:
 
 
 def _legend(fig, handles: list, ncols: int) -> None:
-    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 3 if ncols > 1 else 2),
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 3 if ncols > 2 else 2),
                frameon=False)  # fmt: skip
 
 
