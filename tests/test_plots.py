@@ -197,3 +197,10 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], m
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], proc.stderr
     assert not (tmp_path / "figures").exists()
+
+
+def test_niah_caption_counts_samples_per_method_cell(inputs) -> None:
+    from asl.plotting.niah import niah_samples, per_cell
+
+    df, setting = niah_samples(inputs.runs)
+    assert per_cell(df) == "n = 1 per cell" and "C = 2048" in setting  # one round per cell and method

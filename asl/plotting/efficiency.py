@@ -77,15 +77,18 @@ def _absolute(ax, rows: pd.DataFrame, col: str, scale: float, style: dict) -> No
         ax.plot(x, y, **style)
 
 
-def _paper(ax, rows: pd.DataFrame, col: str, color: str) -> bool:
-    """The paper's ratios (Llama solid cross, Qwen plus) at our lengths; True when any was drawn."""
-    drawn = False
-    for name, marker in zip(PAPER.get(col, ()), ("x", "+"), strict=False):
+PAPER_MARKERS = {"x": "paper Tables 4-5, Llama (same N / k)", "+": "paper Tables 4-5, Qwen (same N / k)"}
+
+
+def _paper(ax, rows: pd.DataFrame, col: str, color: str) -> set[str]:
+    """The paper's ratios (Llama cross, Qwen plus) at our lengths; the markers drawn."""
+    drawn = set()
+    for name, marker in zip(PAPER.get(col, ()), PAPER_MARKERS, strict=False):
         if name in rows and rows[name].notna().any():
             ax.plot(
                 rows["context_length"], rows[name], linestyle="none", marker=marker, color=color, markersize=4
             )
-            drawn = True
+            drawn.add(marker)
     return drawn
 
 
@@ -115,7 +118,7 @@ def plot_efficiency(eff: pd.DataFrame, model: str, out_dir: Path, baseline: str)
         2, len(metrics), figsize=(PAGE_W, 3.9), squeeze=False, sharex=True, layout="constrained"
     )
     lengths = sorted(df["context_length"].dropna().unique())
-    paper_drawn = False
+    paper_drawn: set[str] = set()
     for j, (col, scale, title, unit, provided) in enumerate(metrics):
         ratio = _ratio(df, col, provided, baseline)
         for display in in_order(df["display"]):
@@ -169,7 +172,7 @@ def plot_efficiency(eff: pd.DataFrame, model: str, out_dir: Path, baseline: str)
         from matplotlib.lines import Line2D
 
         handles += [Line2D([], [], linestyle="none", marker=m, color="#444444", label=t)
-                    for m, t in (("x", "paper Tables 4-5, Llama (same N / k)"), ("+", "paper, Qwen"))]  # fmt: skip
+                    for m, t in PAPER_MARKERS.items() if m in paper_drawn]  # fmt: skip
         labels = [h.get_label() for h in handles]
     fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4), frameon=False)
     return save_figure(fig, out_dir, "efficiency_vs_context")

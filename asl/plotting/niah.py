@@ -58,8 +58,8 @@ def pivot(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def per_cell(df: pd.DataFrame) -> str:
-    """``n = 1 per cell`` (or ``n = 1–3 per cell``): how many samples each heat-map cell averages."""
-    counts = df.groupby(["depth", "length"])["score"].count()
+    """``n = 1 per cell`` (or ``n = 1–3 per cell``): how many samples each method's heat-map cell averages."""
+    counts = df.groupby(["label", "depth", "length"])["score"].count()
     lo, hi = (int(counts.min()), int(counts.max())) if len(counts) else (0, 0)
     return f"n = {lo} per cell" if lo == hi else f"n = {lo}–{hi} per cell"
 

@@ -128,7 +128,7 @@ def plot_tau(rows: list[Row], model: str, out_dir: Path, baseline: str) -> list[
             if d.label in paper:
                 ref = paper[d.label]
                 kw = {"color": d.color, "marker": "x", "linestyle": ":", "linewidth": 0.8}
-                label = f"{d.label}, paper Table 9 ({source}, RULER 128K)"
+                label = f"{d.label}, paper Table 9"
                 ax_acc.plot(ref["tau"], ref["accuracy"], label=label, **kw)
                 ax_t.plot(ref["tau"], ref["ttft_ratio"], **kw)
         _reference(ax_acc, sw, rows_estimate(sw.baseline))
@@ -145,9 +145,12 @@ def plot_tau(rows: list[Row], model: str, out_dir: Path, baseline: str) -> list[
         for ax in (ax_acc, ax_t):
             ax.grid(True)
         ax_t.set_ylim(bottom=0)
-        fig.suptitle(sw.title(r"$\tau$ sensitivity"))
+        source_note = (
+            f"\npaper Table 9: {source}, RULER 128K" if any(label in paper for label in sw.series) else ""
+        )
+        fig.suptitle(sw.title(r"$\tau$ sensitivity") + source_note)
         handles, labels = ax_acc.get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4), frameon=False)
+        fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 3), frameon=False)
         written += save_figure(fig, out_dir, f"tau_sensitivity_{sw.benchmark}")
     if not written:
         log.info("skip: tau sensitivity (%s): no benchmark with a method at >= 2 tau values", model)
