@@ -16,6 +16,8 @@ EMBEDDED_MODELS := smollm2_135m tiny_llama tiny_qwen2
 embedded = $(filter $(MODEL),$(EMBEDDED_MODELS))
 RULER_BENCH = $(if $(embedded),benchmark=ruler_embedded,)
 NIAH_BENCH = $(if $(embedded),benchmark=niah_embedded,)
+# the embedded tau sweep runs on the Table 2 suite (README "Results"), sharing Table 2's tau = 0.3 runs
+TAU_BENCH = $(if $(embedded),benchmark=infinitebench_embedded,)
 
 # `make gpu-check` on a machine without the venv (a GPU box with carried wheels): make gpu-check PY=python3 GPU_CHECK_SETUP=
 GPU_CHECK_SETUP ?= setup
@@ -27,8 +29,8 @@ help:
 	@echo "setup             create $(VENV), install the project and the embedded model (idempotent)"
 	@echo "test              run the test suite (CPU)"
 	@echo "reproduce-table2  InfiniteBench Table 2 on MODEL=$(MODEL)"
-	@echo "sweep-tau         Hydra multirun over method.tau"
-	@echo "sweep-budget      Hydra multirun over method.kv_budget"
+	@echo "sweep-tau         Hydra multirun over tau (ASL, ASL Full-before; Full KV as reference)"
+	@echo "sweep-budget      Hydra multirun over the KV budget (every method with one; Full KV as reference)"
 	@echo "ruler / niah      RULER and NIAH experiments on MODEL"
 	@echo "plots             paper figures from results/"
 	@echo "bench-efficiency  TTFT/TPOT/memory benchmark with the TTFT/TPOT floors"
@@ -66,10 +68,12 @@ reproduce-table2: setup
 	HF_HUB_OFFLINE=1 $(PY) scripts/reproduce_table2.py model=$(MODEL) $(ARGS)
 
 sweep-tau: setup
-	HF_HUB_OFFLINE=1 $(PY) scripts/run.py -m experiment=tau_sweep model=$(MODEL) $(RULER_BENCH) $(ARGS)
+	HF_HUB_OFFLINE=1 $(PY) scripts/run.py -m experiment=tau_sweep model=$(MODEL) $(TAU_BENCH) $(ARGS)
+	$(PY) scripts/make_tables.py results_dir=results/tau_sweep
 
 sweep-budget: setup
 	HF_HUB_OFFLINE=1 $(PY) scripts/run.py -m experiment=budget_sweep model=$(MODEL) $(RULER_BENCH) $(ARGS)
+	$(PY) scripts/make_tables.py results_dir=results/budget_sweep
 
 ruler: setup
 	HF_HUB_OFFLINE=1 $(PY) scripts/run.py -m experiment=ruler model=$(MODEL) $(RULER_BENCH) $(ARGS)

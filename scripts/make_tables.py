@@ -3,8 +3,10 @@
 
     python scripts/make_tables.py results_dir=results/table2
 
-Writes results_dir/summary.csv and results_dir/tables.md from the runs' metrics.json and prints the
-Markdown; TTFT/TPOT ratios are taken to tables.ratio_baseline (configs/config.yaml).
+Writes results_dir/summary.csv and results_dir/tables.md from the runs and prints the Markdown: accuracy
+with its 95% interval and n per row, paired differences to tables.ratio_baseline (configs/config.yaml) and
+to each method's nearest rival, selection fire rates, and TTFT/TPOT ratios between runs timed in the same
+invocation. Runs of different n are never merged into one cell (exit 2 naming them).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ PROG = "make_tables.py"
 @hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base=None)
 def main(cfg: DictConfig) -> None:
     """Write summary.csv and tables.md."""
-    from asl.results.tables import write_tables
+    from asl.results.writers import write_tables
 
     try:
         csv_path, md_path, md = write_tables(cfg.results_dir, str(cfg.tables.ratio_baseline))

@@ -7,11 +7,16 @@
 CPU models (source embedded/tiny) use experiment=table2_embedded (calibrated embedded suite, budget 256),
 the others experiment=table2 (infinitebench_paper, budget 2048); `experiment=...` picks one explicitly.
 The overrides pass through to `scripts/run.py -m`. Writes results_dir/summary.csv and tables.md, and
-results_dir/<model>/table2.{csv,md,tex} (results_dir = results/table2 from the experiment).
+results_dir/<model>/table2.{csv,md,tex} (results_dir = results/table2 from the experiment): accuracy with
+95% intervals and n, paired differences, and TTFT ratios between runs timed in this invocation.
+
+Results under the repository's results/ are the committed ones: they are refused from a working tree with
+uncommitted code changes (allow_dirty=true overrides, and the tables then say so in bold).
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,15 +31,22 @@ PROG = "reproduce_table2.py"
 CPU_SOURCES = ("embedded", "tiny")
 
 
+def committed(results_dir: Path) -> bool:
+    """True when ``results_dir`` lies under the repository's results/ (the committed results)."""
+    return (REPO_ROOT / "results").resolve() in [results_dir.resolve(), *results_dir.resolve().parents]
+
+
 @hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base=None)
 def main(cfg: DictConfig) -> None:
     """Run the Table 2 multirun, then build, write and print the table."""
     from hydra import compose
     from hydra.core.hydra_config import HydraConfig
 
+    from asl.harness.meta import git_state
     from asl.results.reader import load_runs
     from asl.results.table2 import write_table2
-    from asl.results.tables import summary_rows, write_tables
+    from asl.results.tables import summary_rows
+    from asl.results.writers import write_tables
 
     args = list(HydraConfig.get().overrides.task)
     if not any(a.startswith("experiment=") for a in args):
@@ -42,13 +54,20 @@ def main(cfg: DictConfig) -> None:
         args = [f"experiment={experiment}", *args]
     run_cfg = compose("config", overrides=args)
     model, results_dir = str(run_cfg.model.name), Path(run_cfg.results_dir)
+    if committed(results_dir) and git_state().get("dirty") and not cfg.get("allow_dirty"):
+        fail("the code has uncommitted changes: commit them before writing the committed results under "
+             f"{results_dir}, or pass allow_dirty=true (the tables then flag the runs)", PROG)  # fmt: skip
     print(f"Table 2 on {model}: {args[0]} -> {results_dir}", flush=True)
-    proc = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "run.py"), "-m", *args], cwd=REPO_ROOT)
+    run_py = [sys.executable, str(REPO_ROOT / "scripts" / "run.py"), "-m", *args]
+    proc = subprocess.run(run_py, cwd=REPO_ROOT, env=os.environ)  # shares this invocation's id
     if proc.returncode != 0:
         sys.exit(proc.returncode)
+    baseline = str(run_cfg.tables.ratio_baseline)
     try:
-        write_tables(results_dir, str(run_cfg.tables.ratio_baseline))
-        paths = write_table2(summary_rows(load_runs(results_dir)), model, results_dir / model)
+        write_tables(results_dir, baseline)
+        paths = write_table2(
+            summary_rows(load_runs(results_dir)), model, results_dir / model, baseline=baseline
+        )
     except (ValueError, OSError) as exc:
         fail(str(exc).splitlines()[0], PROG)
     if not paths:
@@ -58,5 +77,8 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    from asl.harness.meta import invocation_id
+
+    invocation_id()
     precheck_or_exit(sys.argv[1:], PROG)
     main()

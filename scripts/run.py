@@ -5,13 +5,17 @@
         'benchmark.tasks=[infinitebench/passkey]' benchmark.num_samples=2 method.kv_budget=256 seed=0
     python scripts/run.py -m experiment=table2_embedded            # all methods (basic launcher)
     python scripts/run.py -m experiment=tau_sweep hydra/launcher=submitit_slurm model=llama31_8b_ul
+    python scripts/run.py dry_run=true                             # the plan, without loading the model
+    python scripts/run.py --cfg job -m experiment=table2_embedded  # each job's config, nothing run
 
-Each run writes results_dir/<model>/<benchmark>/<method>-<hash>/ and resumes it when re-run.
+Each run writes results_dir/<model>/<benchmark>/<method>-<hash>/, resumes it when re-run, and prints its
+per-task table (accuracy with its 95% interval, n, selection fire rate, TTFT, TPOT) at the end.
 """
 
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 
 import hydra
 from omegaconf import DictConfig
@@ -20,6 +24,8 @@ from asl.harness.cli import fail, precheck_or_exit
 from asl.harness.validation import one_line
 from asl.paths import CONFIG_DIR
 
+PROG = "run.py"
+
 
 @hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base=None)
 def main(cfg: DictConfig) -> None:
@@ -27,16 +33,39 @@ def main(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
 
     from asl.harness.config import cli_override_keys
-    from asl.harness.experiment import run
+    from asl.harness.jobdir import JobFolder
 
-    cli_keys = cli_override_keys(HydraConfig.get().overrides.task)
-    try:
-        run_dir = run(cfg, cli_keys=cli_keys)
-    except (ValueError, OSError) as exc:  # HarnessError, BenchmarkError, method errors, missing files
-        fail(one_line(exc), "run.py")
-    print(f"run dir: {run_dir}", flush=True)
+    hc = HydraConfig.get()
+    cli_keys = cli_override_keys(hc.overrides.task)
+    job = JobFolder.current()
+    with job.tee() if job else nullcontext():
+        if job:
+            job.write_overrides(list(hc.overrides.task))
+        if cfg.get("dry_run"):
+            from asl.harness.plan import plan_text
+
+            try:
+                print(plan_text(cfg, cli_keys), flush=True)
+            except (ValueError, OSError) as exc:
+                fail(one_line(exc), PROG)
+            return
+        from asl.harness.experiment import run
+        from asl.results.reader import load_run
+        from asl.results.report import run_table
+
+        try:
+            run_dir = run(cfg, cli_keys=cli_keys, experiment=hc.runtime.choices.get("experiment"))
+        except (ValueError, OSError) as exc:  # HarnessError, BenchmarkError, method errors, missing files
+            fail(one_line(exc), PROG)
+        if job:
+            job.link(run_dir)
+        print(run_table(load_run(run_dir).summary), flush=True)
+        print(f"run dir: {run_dir}", flush=True)
 
 
 if __name__ == "__main__":
-    precheck_or_exit(sys.argv[1:], "run.py")
+    from asl.harness.meta import invocation_id
+
+    invocation_id()  # one id for this command and the jobs it starts (timings compare only within one)
+    precheck_or_exit(sys.argv[1:], PROG, validate=True)
     main()

@@ -74,6 +74,7 @@ class FakeBackend:
             prompt_tokens=len(ids),
             kv_lengths=[len(ids)] * 4,
             selection_layer=3,
+            selection_fired=True,
             rel_variance={3: 0.2},
             ttft_s=0.01,
             tpot_s=0.002,

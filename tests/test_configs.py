@@ -29,16 +29,34 @@ def test_experiment_composes(experiment, model):
 
 
 def test_tau_sweep_grid_and_embedded_suite():
-    cfg = compose_cfg("experiment=tau_sweep", "model=smollm2_135m", "benchmark=ruler_embedded")
-    assert cfg.hydra.sweeper.params["method.tau"] == "0.1,0.2,0.3,0.4,0.5,0.6"
-    assert cfg.hydra.sweeper.params["method"] == "asl,asl_fullbefore"
-    assert cfg.benchmark.name == "ruler_embedded" and cfg.method_overrides.kv_budget == 256
-    assert cfg.benchmark.context_length <= cfg.model.max_context  # CPU-sized, not the paper's 128k
+    cfg = compose_cfg("experiment=tau_sweep", "model=smollm2_135m", "benchmark=infinitebench_embedded")
+    params = cfg.hydra.sweeper.params
+    assert params["++method_overrides.tau"] == "0.3,0.5,0.7,1.0"  # the README's tau sweep
+    assert params["method"] == "fullkv,asl,asl_fullbefore"  # Full KV: the shared reference run
+    assert cfg.method_overrides.kv_budget == 256 and cfg.run.wait_for_lock
+    table2 = compose_cfg("experiment=table2_embedded", "model=smollm2_135m")
+    # the same suite, sample count and budget as Table 2: its tau = 0.3 runs are the sweep's
+    assert table2.benchmark == cfg.benchmark and table2.method_overrides == cfg.method_overrides
     paper = compose_cfg("experiment=tau_sweep", "model=llama31_8b_ul")
     assert paper.benchmark.name == "ruler" and paper.benchmark.context_length == 131072
+    assert paper.hydra.sweeper.params["++method_overrides.tau"] == "0.2,0.3,0.4,0.5,0.6"  # paper Table 9
     budget = compose_cfg("experiment=budget_sweep", "model=smollm2_135m", "benchmark=ruler_embedded")
     assert budget.benchmark.context_length <= budget.model.max_context
+    assert budget.hydra.sweeper.params["++method_overrides.kv_budget"] == "128,256,512"
+    assert budget.hydra.sweeper.params["method"] == "glob(*,exclude=[*_fullbefore])"  # Full KV included
     assert compose_cfg("experiment=budget_sweep", "model=qwen25_7b").benchmark.context_length == 131072
+
+
+def test_default_run_prunes_below_its_prompts():
+    """No overrides: a pruned method whose budget is below the default suite's ~1K-token prompts."""
+    from asl.harness.config import effective_method
+
+    cfg = compose_cfg()
+    method = effective_method(cfg)
+    assert method["name"] == "asl" and method["kv_budget"] < cfg.benchmark.context_length
+    assert effective_method(cfg, {"method.kv_budget"})["kv_budget"] == cfg.method.kv_budget  # CLI wins
+    explicit = compose_cfg("method.kv_budget=512")
+    assert effective_method(explicit)["kv_budget"] == 512  # an explicit value is never replaced
 
 
 def test_table2_lists_the_papers_methods_including_full_before():

@@ -85,8 +85,9 @@ def test_table2_beside_the_paper_with_the_demo_method(first_run: dict[str, bytes
     md = first_run[f"{MODEL}/table2.md"].decode()
     tex = first_run[f"{MODEL}/table2.tex"].decode()
     assert "| Setting | Method | En.Sum |" in md and "Retr.KV | Avg. |" in md
-    assert " / 16.20 (" in md and " / 15.40 (" in md  # the paper's Retr.KV of Full KV and ASL (Full before)
-    assert "**" in md and r"\textbf{" in tex and r"\begin{tabular}" in tex and r"\tiny(38.70, " in tex
+    assert " / 16.2 (" in md and " / 15.4 (" in md  # the paper's Retr.KV of Full KV and ASL (Full before)
+    assert "**" in md and r"\textbf{" in tex and r"\begin{tabular}" in tex and r"\tiny(38.7, " in tex
+    assert "| Avg. | n | TTFT / Full |" in md and "### Paired differences of the Avg." in md
     methods = [line.split("|")[2].strip() for line in md.splitlines() if line.startswith("| KV")]
     assert methods == ["Full KV", "SnapKV", "FastKV", "ASL", "GemFilter", "ASL_2pass", "Demo",
                        "FastKV (Full before)", "ASL (Full before)"]  # fmt: skip
@@ -118,7 +119,7 @@ def test_sweep_titles_say_when_a_run_skipped_tasks(inputs) -> None:
         dataclasses.replace(r, tasks_total=r.tasks_run + 1) if r.label == "ASL" else r for r in inputs.rows
     ]
     (tau,) = sweeps(rows, "tau", "fullkv")
-    assert tau.title("tau") == "tau, ruler (C = 2048, 2 of 3 tasks)"
+    assert tau.title("tau") == "tau, ruler (C = 2048, 2 of 3 tasks, n = 4 per task)"
 
 
 def test_layer_markers_come_from_recorded_configs(results: Path, tmp_path: Path) -> None:
@@ -187,7 +188,7 @@ def test_cli_model_and_figures_dir(tmp_path: Path) -> None:
     [
         (["results_dir={tmp}/nonexistent"], "does not exist"),
         (["results_dir={tmp}"], "nothing to plot"),
-        (["colour=red"], "Could not override 'colour'"),
+        (["colour=red"], "unknown key 'colour'"),
         (["results_dir={tmp}", "model=nope"], "unknown model 'nope'"),
     ],
 )
@@ -196,3 +197,10 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], m
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], proc.stderr
     assert not (tmp_path / "figures").exists()
+
+
+def test_niah_caption_counts_samples_per_method_cell(inputs) -> None:
+    from asl.plotting.niah import niah_samples, per_cell
+
+    df, setting = niah_samples(inputs.runs)
+    assert per_cell(df) == "n = 1 per cell" and "C = 2048" in setting  # one round per cell and method

@@ -123,3 +123,8 @@ def test_multirun_through_submitit_local(tmp_path):
     metrics = sorted(res.glob("smollm2_135m/infinitebench/*/metrics.json"))
     assert [m.parent.name.split("-")[0] for m in metrics] == ["fullkv", "snapkv"]
     assert list(res.glob("multirun/*/.submitit/*"))  # the jobs really went through submitit
+    for num, method in enumerate(["fullkv", "snapkv"]):  # each job folder: overrides, log, link to the run
+        (job,) = res.glob(f"multirun/*/{num}")
+        assert f"method={method}" in (job / "overrides.yaml").read_text()
+        assert "run dir: " in (job / "job.log").read_text()
+        assert (job / "run").resolve() == metrics[num].parent.resolve()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,7 +18,8 @@ from asl.results.paper import paper_table2, table2_columns
 from asl.results.reader import load_runs
 from asl.results.schema import SampleRecord
 from asl.results.table2 import build_table2, table2_csv, write_table2
-from asl.results.tables import pivot, summary_rows, tables_markdown, write_tables
+from asl.results.tables import pivot, summary_rows
+from asl.results.writers import tables_markdown, write_tables
 from tests.results_fixtures import demo_config, write_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,22 +56,27 @@ def test_summary_csv_and_tables_md(runs: Path) -> None:
     assert labels_of(md, f"{MODEL} / infinitebench: accuracy") == [
         "Full KV", "SnapKV", "FastKV", "ASL", "Demo", "ASL (Full before)",
     ]  # fmt: skip
-    assert "| Method | Retr.PassKey | Retr.KV | Avg. | Tasks |" in md
-    assert "| ASL (Full before) | 100.00 | – | 100.00 | 1 of 2 tasks |" in md
+    assert "| Method | Retr.PassKey | Retr.KV | Avg. | n | Tasks |" in md
+    # accuracy with its Wilson interval and n (2 of 2 -> [34.2, 100.0]); a skipped task is a dash
+    assert "| ASL (Full before) | 100.0 [34.2, 100.0] | – | 100.0 [34.2, 100.0] | 2 | 1 of 2 tasks |" in md
     assert (
-        "## llama31_8b_ul / infinitebench: TTFT ratio to Full KV" in md
+        "### llama31_8b_ul / infinitebench: TTFT ratio to Full KV (same invocation)" in md
         and "| SnapKV | 0.50 | 0.50 | 0.50 |" in md
     )
-    assert "## smollm2_135m / infinitebench_embedded: accuracy, Table 2 layout" in md
+    assert "| SnapKV | -25.0 [" in md and "within noise" in md  # the paired difference to Full KV
+    assert "| ASL | 2 of 2 @ 12.0 | 2 of 2 @ 12.0 | 4 of 4 @ 12.0 |" in md  # selection fired, k of n
+    assert "## smollm2_135m / infinitebench_embedded: accuracy (%), Table 2 layout" in md
     assert md_path.read_text().strip() == md.strip()
 
 
 def test_ruler_by_context_length_with_skipped_task(runs: Path) -> None:
     _, _, md = write_tables(runs / "ruler", "fullkv")
-    assert "accuracy (mean over tasks) by context length" in md
-    assert "| Method | 512 | 1024 | Avg. | Tasks |" in md
-    assert "| ASL | 50.00 | 0.00 | 25.00 | 1 of 2 tasks |" in md  # qa_1 skipped at both lengths
-    assert "| Full KV | 100.00 | 50.00 | 75.00 | 1 of 1 tasks |" in md
+    assert "accuracy (%), mean over tasks by context length" in md
+    assert "| Method | 512 | 1024 | Avg. | n | Tasks |" in md
+    assert (
+        "| ASL | 50.0 [9.5, 90.5] | 0.0 [0.0, 65.8] | 25.0 [" in md and "| 1 of 2 tasks |" in md
+    )  # qa_1 skipped
+    assert "| Full KV | 100.0 [34.2, 100.0] | 50.0 [9.5, 90.5] | 75.0 [" in md
 
 
 def test_labels_come_from_recorded_config_not_dir_names(runs: Path, capsys: pytest.CaptureFixture) -> None:
@@ -117,20 +124,22 @@ def test_table2_beside_the_paper(runs: Path) -> None:
     md, tex = (runs / "out" / "table2.md").read_text(), (runs / "out" / "table2.tex").read_text()
     # Full KV: ours 50 / 50 against the paper's 100 / 16.2, and its 10-task Avg. recomputed over these two
     assert (
-        "| KV = Full | Full KV | 50.00 / 100.00 (-50.00) | **50.00** / 16.20 (+33.80) | 50.00 / 58.10 (-8.10) |"
-        in md
+        "| KV = Full | Full KV | 50.0 [9.5, 90.5] / 100.0 (-50.0) | **50.0** [9.5, 90.5] / 16.2 (+33.8) | "
+        "50.0 [15.0, 85.0] / 58.1 (-8.1) | 2 | 1.00 |" in md
     )
-    assert "| KV = 2048 | Demo | 50.00 | 0.00 | 25.00 | 2 of 2 tasks |" in md  # no paper row for Demo
+    assert "| KV = 2048 | Demo | 50.0 [9.5, 90.5] | 0.0 [0.0, 65.8] | 25.0 [4.6, 69.9] | 2 | 0.50 |" in md
     # ASL (Full before) skipped Retr.KV: the paper's average is taken over the task it ran
     assert (
-        "| ASL (Full before) | **100.00** / 100.00 (+0.00) | – / 15.40 (–) | **100.00** / 100.00 (+0.00) | 1 of 2 tasks |"
-        in md
+        "| ASL (Full before) | **100.0** [34.2, 100.0] / 100.0 (+0.0) | – / 15.4 (–) | "
+        "**100.0** [34.2, 100.0] / 100.0 (+0.0) | 2 | 0.50 | 1 of 2 tasks |" in md
     )
-    assert r"\textbf{100.00} {\tiny(100.00, +0.00)}" in tex and r"ASL (Full before)" in tex
+    assert "### Paired differences of the Avg." in md
+    assert r"\textbf{100.0} {\tiny[34.2, 100.0]} {\tiny(100.0, +0.0)}" in tex and r"ASL (Full before)" in tex
     sources = [line.split(",")[4] for line in table2_csv(build_table2(rows, MODEL)).splitlines()[1:]]
     assert sources.count("ours") == 6 and sources.count("paper") == 5 and sources.count("diff") == 5
+    assert sources.count("ours_ci95_lo") == 6 and sources.count("ours_ci95_hi") == 6
     small = (write_table2(rows, "smollm2_135m", runs / "small")[1]).read_text()
-    assert "No paper numbers for smollm2_135m." in small and " / " not in small
+    assert "No paper numbers for smollm2_135m." in small and not re.search(r" / \d", small)
     assert write_table2(rows, "qwen25_7b", runs / "none") == []
 
 
@@ -143,7 +152,7 @@ def run_script(name: str, *args: str) -> subprocess.CompletedProcess:
 def test_make_tables_cli(runs: Path) -> None:
     proc = run_script("make_tables.py", f"results_dir={runs / 'ruler'}")
     assert proc.returncode == 0, proc.stderr
-    assert "| ASL | 50.00 | 0.00 | 25.00 | 1 of 2 tasks |" in proc.stdout
+    assert "| ASL | 50.0 [9.5, 90.5] | 0.0 [0.0, 65.8] | 25.0 [" in proc.stdout
     assert (runs / "ruler" / "summary.csv").is_file() and (runs / "ruler" / "tables.md").is_file()
 
 
@@ -151,7 +160,7 @@ def test_make_tables_cli(runs: Path) -> None:
     ("script", "args", "message"),
     [
         ("make_tables.py", ["results_dir={empty}"], "no readable run"),
-        ("make_tables.py", ["colour=red"], "Could not override 'colour'"),
+        ("make_tables.py", ["colour=red"], "unknown key 'colour': the config has no 'colour'; its keys: "),
         ("reproduce_table2.py", ["model=nope"], "unknown model 'nope'"),
     ],
 )

@@ -38,22 +38,31 @@ def _iter_chunks(raw: bytes):
             break
 
 
+def offline_runs(run_dir: str | Path) -> list[Path]:
+    """The offline W&B run files under ``run_dir/wandb``, oldest first."""
+    return sorted(Path(run_dir).glob("wandb/offline-run-*/run-*.wandb"))
+
+
 def read_offline_run(run_dir: str | Path) -> dict[str, Any]:
-    """Config, history and summary of the latest offline W&B run stored under ``run_dir/wandb``."""
+    """Config, history, summary and identity (``run``: id, name, group) of the latest offline W&B run
+    stored under ``run_dir/wandb``."""
     from wandb.proto import wandb_internal_pb2 as pb
 
-    files = sorted(Path(run_dir).glob("wandb/offline-run-*/run-*.wandb"))
+    files = offline_runs(run_dir)
     if not files:
         raise FileNotFoundError(f"no offline W&B run under {run_dir}")
     raw = files[-1].read_bytes()
     ident, _magic, _version = _HEADER.unpack_from(raw, 0)
     if ident != b":W&B":
         raise ValueError(f"{files[-1]} is not a W&B run file")
-    out: dict[str, Any] = {"config": {}, "summary": {}, "history": [], "file": str(files[-1])}
+    out: dict[str, Any] = {"config": {}, "summary": {}, "history": [], "file": str(files[-1]), "run": {}}
     for chunk in _iter_chunks(raw):
         rec = pb.Record()
         rec.ParseFromString(chunk)
         kind = rec.WhichOneof("record_type")
+        if kind == "run":
+            out["run"] = {"id": rec.run.run_id, "name": rec.run.display_name, "group": rec.run.run_group,
+                          "project": rec.run.project}  # fmt: skip
         if kind in ("config", "run"):
             items = rec.config.update if kind == "config" else rec.run.config.update
             for item in items:

@@ -48,6 +48,7 @@ class GenerationResult:
     decode_graph: bool = False  # static on CUDA: the step ran as a captured CUDA graph
     decode_setup_s: float = 0.0  # static on CUDA: warm-up step + graph capture, excluded from TPOT
     mlp_chunk: int | None = None  # tokens per MLP chunk in prefill (None: unchunked)
+    selection_fired: bool | None = None  # the rule chose the layer (False: never fired / fallback)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -154,6 +155,7 @@ def generate(
         decode_graph=steps.graph,
         decode_setup_s=steps.setup_s,
         mlp_chunk=chunk,
+        selection_fired=session.selection_fired,
     )
 
 

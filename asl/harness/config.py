@@ -28,17 +28,52 @@ def cli_override_keys(task_overrides: Iterable[str]) -> set[str]:
 
 
 def effective_method(cfg: DictConfig, cli_keys: set[str] | None = None) -> dict[str, Any]:
-    """The method node with ``method_overrides`` applied to the keys the method has.
+    """The method node with the model's ``method_defaults``, then ``method_overrides``, applied to the keys
+    the method has.
 
-    ``method_overrides`` is an experiment-level setting (e.g. ``kv_budget: 256`` for the embedded model)
-    that skips methods without the key (fullkv). An explicit ``method.KEY=`` on the command line wins.
+    ``method_defaults`` (model YAML) is what a model suggests, e.g. a KV budget below the embedded model's
+    1K-token prompts: it replaces only a value still equal to the method YAML's own default.
+    ``method_overrides`` is an experiment-level setting (e.g. ``kv_budget: 256``). Both skip methods
+    without the key (fullkv) and null values. An explicit ``method.KEY=`` on the command line wins.
     """
     method = dict(to_plain(cfg.method))
     cli_keys = cli_keys or set()
+    model_defaults = to_plain((cfg.get("model") or {}).get("method_defaults")) or {}
+    yaml_defaults = _method_yaml(str(method.get("name"))) if model_defaults else {}
+    for key, value in model_defaults.items():
+        if key in method and value is not None and f"method.{key}" not in cli_keys:
+            if key in yaml_defaults and method[key] == yaml_defaults[key]:
+                method[key] = value
     for key, value in (to_plain(cfg.get("method_overrides")) or {}).items():
-        if key in method and f"method.{key}" not in cli_keys:
+        if key in method and value is not None and f"method.{key}" not in cli_keys:
             method[key] = value
     return method
+
+
+def _method_yaml(name: str) -> dict[str, Any]:
+    """The composed defaults of ``configs/method/NAME.yaml`` (empty for a method without one)."""
+    from asl.config_groups import compose_node
+
+    try:
+        return compose_node("method", name)
+    except ValueError:
+        return {}
+
+
+def resolve_run_method(cfg: DictConfig, cli_keys: set[str] | None = None) -> tuple[Any, Any]:
+    """(ModelSpec, resolved PruningMethod) of a composed config (one-line HarnessError if invalid)."""
+    from asl.harness.validation import HarnessError, one_line
+    from asl.methods.registry import method_from_config
+    from asl.models.registry import ModelSpec
+
+    try:
+        spec = ModelSpec.from_config(to_plain(cfg.model))
+        method = method_from_config(effective_method(cfg, cli_keys), num_layers=spec.num_layers)
+        if spec.num_layers is not None:
+            method = method.resolved(spec.layer_defaults(), spec.num_layers)
+    except (ValueError, TypeError) as exc:
+        raise HarnessError(one_line(exc)) from exc
+    return spec, method
 
 
 def identity(cfg: DictConfig, method: dict[str, Any]) -> dict[str, Any]:

@@ -17,19 +17,18 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from asl.harness.backend import Backend, default_backend, load_cached
-from asl.harness.config import effective_method, identity, run_dir_for, to_plain
-from asl.harness.meta import now_iso, run_meta
+from asl.harness.config import config_hash, identity, resolve_run_method, run_dir_for, to_plain
+from asl.harness.meta import invocation_id, now_iso, run_meta
+from asl.harness.rundir import RunLock, choose_run_dir, revision_of
 from asl.harness.validation import HarnessError, one_line, validate_run
-from asl.harness.wandb_logger import WandbLogger
-from asl.methods.base import PruningMethod
-from asl.methods.registry import method_from_config
-from asl.models.registry import ModelSpec
+from asl.harness.wandb_logger import WandbLogger, logger_for, new_run_id
 from asl.results.schema import RunSummary, SampleRecord, sample_key, summarize_run
-from asl.results.store import PredictionStore, atomic_write_json, atomic_write_text
+from asl.results.store import PredictionStore, atomic_write_json, atomic_write_text, read_records
 
 SUMMARY_INTERVAL_S = 10.0  # metrics.json is rewritten at most this often during a run (and at its end)
 #: what the engine reports it ran (GenerationResult fields), copied into run_meta.json as ``engine``
 ENGINE_FIELDS = ("attention_kernel", "decode_mode", "decode_graph", "mlp_chunk")
+WARMUP_NEW_TOKENS = 2  # the untimed warm-up request: prefill and one decode step
 
 
 def _seed_everything(seed: int) -> None:
@@ -65,27 +64,20 @@ def _warn(msg: str) -> None:
     print(f"warning: {msg}", file=sys.stderr, flush=True)
 
 
-def resolve_run_method(cfg: DictConfig, cli_keys: set[str] | None = None) -> tuple[ModelSpec, PruningMethod]:
-    """The model spec and the resolved method of a composed config (one-line HarnessError if invalid)."""
-    try:
-        spec = ModelSpec.from_config(to_plain(cfg.model))
-        method = method_from_config(effective_method(cfg, cli_keys), num_layers=spec.num_layers)
-        if spec.num_layers is not None:
-            method = method.resolved(spec.layer_defaults(), spec.num_layers)
-    except (ValueError, TypeError) as exc:
-        raise HarnessError(one_line(exc)) from exc
-    return spec, method
-
-
 class Experiment:
     """A configured run; :meth:`prepare` validates everything, :meth:`execute` writes the run directory."""
 
     def __init__(
-        self, cfg: DictConfig, backend: Backend | None = None, cli_keys: set[str] | None = None
+        self,
+        cfg: DictConfig,
+        backend: Backend | None = None,
+        cli_keys: set[str] | None = None,
+        experiment: str | None = None,
     ) -> None:
         self.cfg = cfg
         self._backend = backend
         self.cli_keys = cli_keys
+        self.experiment = experiment  # the experiment config chosen (W&B group), if any
         self.bench = dict(to_plain(cfg.benchmark))
         self.seed = int(cfg.seed) if isinstance(cfg.seed, int) else cfg.seed
         self._warned_budget = False
@@ -108,7 +100,8 @@ class Experiment:
         validate_run(cfg)
         self.spec, self.method = resolve_run_method(cfg, self.cli_keys)
         self.ident = identity(cfg, self.method.to_config())
-        self.run_dir = run_dir_for(cfg.results_dir, self.ident)
+        self.run_hash = config_hash(self.ident)
+        self.run_dir = choose_run_dir(run_dir_for(cfg.results_dir, self.ident), self._run_flag("force"))
         if self.spec.layer_preset:
             layers = {k: v for k, v in self.method.to_dict().items() if k in self.method.model_keys}
             print(
@@ -144,6 +137,9 @@ class Experiment:
             )
         return ids, info
 
+    def _run_flag(self, key: str) -> bool:
+        return bool((self.cfg.get("run") or {}).get(key, False))
+
     # -- execution -------------------------------------------------------------------------------
     def _write_config(self) -> None:
         data = OmegaConf.to_container(self.cfg, resolve=True)
@@ -160,6 +156,7 @@ class Experiment:
         base["meta"] = {k: v for k, v in (base.get("meta") or {}).items() if k != "template"}
         rec = SampleRecord.from_json({**base, "context_length": _context_length(example, self.bench)})
         rec.max_new_tokens = max_new
+        rec.invocation_id = self.invocation
         try:
             ids, info = self._prompt(example)
             rec.prompt_tokens, rec.truncation = len(ids), info
@@ -179,6 +176,7 @@ class Experiment:
             rec.peak_memory_bytes, rec.peak_memory_kind = res.peak_memory_bytes, res.peak_memory_kind
             rec.kv_cache_bytes, rec.kv_lengths = res.kv_cache_bytes, list(res.kv_lengths)
             rec.selection_layer = res.selection_layer
+            rec.selection_fired = getattr(res, "selection_fired", None)
             rec.rel_variance = {str(k): float(v) for k, v in (res.rel_variance or {}).items()}
             rec.generated_tokens = len(res.token_ids)
             rec.prompt_tokens = res.prompt_tokens
@@ -191,67 +189,65 @@ class Experiment:
                 torch.cuda.empty_cache()
         return rec
 
+    def _warmup(self, example: Any) -> None:
+        """One untimed request before the first timed sample (first-call allocations, kernel set-up); a
+        failure here is left for the timed sample to record."""
+        try:
+            ids, _ = self._prompt(example)
+            self.backend.generate(self.model, self.tokenizer, ids, self.method,
+                                  max_new_tokens=WARMUP_NEW_TOKENS, ignore_eos=True, stop_token_ids=self.stop_ids)  # fmt: skip
+        except Exception as exc:  # noqa: BLE001
+            _warn(f"warm-up failed ({type(exc).__name__}: {one_line(exc)})")
+
+    def _finished(self) -> bool:
+        """The directory holds a complete run with every sample (it is then not written again, no lock)."""
+        meta = _read_json(self.run_dir / "run_meta.json")
+        path = self.run_dir / "predictions.jsonl"
+        if meta.get("status") != "complete" or self._run_flag("retry_errors") or not path.is_file():
+            return False
+        done = {r.key for r in read_records(path)}
+        return all(self._key(ex) in done for ex in self.examples)
+
     def execute(self) -> Path:
-        """Run the remaining samples, keeping metrics.json current, then close the logger."""
-        from tqdm import tqdm
+        """Under the run directory's lock: run the remaining samples, keeping metrics.json current."""
+        if self._finished():
+            print(f"complete: {self.run_dir}, nothing to recompute", file=sys.stderr)
+            return self.run_dir  # nothing is rewritten: a finished run stays byte for byte as it was
+        with RunLock(self.run_dir, wait=self._run_flag("wait_for_lock")):
+            return self._execute()
 
-        cfg = self.cfg
-        run_dir = self.run_dir
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self._write_config()
-        meta = run_meta(self.seed, getattr(self.model, "device", cfg.get("device")))
-        meta.update(run_dir=str(run_dir), run_hash=self.run_hash, attempts=1)
-        meta["benchmark"] = self.backend.describe_run(self.bench, self.examples, self.skipped)
+    def _execute(self) -> Path:
+        cfg, run_dir = self.cfg, self.run_dir
+        self.invocation = invocation_id()
         previous = _read_json(run_dir / "run_meta.json")
-        if previous:
-            meta.update(first_start_time=previous.get("first_start_time", previous.get("start_time")))
-            meta["attempts"] = int(previous.get("attempts", 1)) + 1
-        atomic_write_json(run_dir / "run_meta.json", meta)
-
         self.store = PredictionStore(run_dir / "predictions.jsonl")
         done = self.store.load(drop_errors=bool(cfg.run.get("retry_errors", False)))
         self.records = dict(done)
-        self.stop_ids = self.backend.stop_token_ids(self.model, self.tokenizer)
         todo = [ex for ex in self.examples if self._key(ex) not in done]
+        if not todo and previous.get("status") == "complete" and (run_dir / "metrics.json").is_file():
+            print(f"complete: {run_dir} ({len(done)} samples), nothing to recompute", file=sys.stderr)
+            return run_dir  # nothing is rewritten: a finished run stays byte for byte as it was
+        self._write_config()
+        meta = run_meta(self.seed, getattr(self.model, "device", cfg.get("device")))
+        meta.update(run_dir=str(run_dir), run_hash=self.run_hash, revision=revision_of(run_dir), attempts=1,
+                    invocation_id=self.invocation, wandb_id=previous.get("wandb_id") or new_run_id())  # fmt: skip
+        meta["benchmark"] = self.backend.describe_run(self.bench, self.examples, self.skipped)
+        if previous:
+            meta.update(first_start_time=previous.get("first_start_time", previous.get("start_time")))
+            meta["attempts"] = int(previous.get("attempts", 1)) + 1
+        meta["invocations"] = [*previous.get("invocations", []), self.invocation]
+        atomic_write_json(run_dir / "run_meta.json", meta)
+        self.stop_ids = self.backend.stop_token_ids(self.model, self.tokenizer)
         if done:
-            print(
-                f"resume {run_dir}: {len(self.examples) - len(todo)} done, {len(todo)} to go", file=sys.stderr
-            )
-        wb_config = {
-            **OmegaConf.to_container(cfg, resolve=True),
-            "method": self.method.to_config(),
-            "run_dir": str(run_dir),
-        }
-        tags = [self.spec.name, self.method.name, str(self.bench.get("name"))]
-        logger = WandbLogger(
-            cfg.logger.wandb,
-            run_dir,
-            run_dir.name,
-            f"{self.spec.name}/{self.bench.get('name')}",
-            wb_config,
-            tags,
-        )
+            print(f"resume {run_dir}: {len(done)} done, {len(todo)} to go", file=sys.stderr)
+        logger = self._logger(meta["wandb_id"])
         status = "interrupted"
         try:
-            bar = tqdm(
-                total=len(self.examples),
-                initial=len(self.examples) - len(todo),
-                desc=f"{self.method.name} {self.bench.get('name')}",
-                disable=not cfg.run.get("progress", True),
-                file=sys.stderr,
-                dynamic_ncols=True,
-            )
-            for step, ex in enumerate(todo, start=len(self.examples) - len(todo)):
-                rec = self._sample(ex)
-                self.store.append(rec)
-                self.records[rec.key] = rec
-                logger.log_sample(step, rec.to_json())
-                if time.monotonic() - self._summary_time > SUMMARY_INTERVAL_S:
-                    self._write_summary()
-                bar.update(1)
-            bar.close()
-            summary = self._write_summary().to_json()
-            logger.summary({k: summary[k] for k in ("overall", "task_mean", "complete", "n_expected")})
+            if todo and cfg.run.get("warmup", True):
+                self._warmup(todo[0])
+            self._loop(todo, logger)
+            summary = self._write_summary()
+            logger.log_results(summary, list(self.records.values()), run_dir)
             status = "complete"
         finally:
             if status != "complete":
@@ -263,9 +259,27 @@ class Experiment:
             logger.finish(0 if status == "complete" else 1)
         return run_dir
 
-    @property
-    def run_hash(self) -> str:
-        return self.run_dir.name.rsplit("-", 1)[-1]
+    def _logger(self, run_id: str) -> WandbLogger:
+        """The run's W&B logger (resumes ``run_id``)."""
+        config = {**OmegaConf.to_container(self.cfg, resolve=True), "method": self.method.to_config()}
+        return logger_for(self.cfg.logger.wandb, config, self.method.name, self.spec.name,
+                          str(self.bench.get("name")), self.run_dir, self.experiment, run_id)  # fmt: skip
+
+    def _loop(self, todo: list[Any], logger: WandbLogger) -> None:
+        from tqdm import tqdm
+
+        first = len(self.examples) - len(todo)
+        bar = tqdm(total=len(self.examples), initial=first, desc=f"{self.method.name} {self.bench.get('name')}",
+                   disable=not self.cfg.run.get("progress", True), file=sys.stderr, dynamic_ncols=True)  # fmt: skip
+        for step, ex in enumerate(todo, start=first):
+            rec = self._sample(ex)
+            self.store.append(rec)
+            self.records[rec.key] = rec
+            logger.log_sample(step, rec)
+            if time.monotonic() - self._summary_time > SUMMARY_INTERVAL_S:
+                self._write_summary()
+            bar.update(1)
+        bar.close()
 
     def _key(self, example: Any) -> str:
         return sample_key(
@@ -285,6 +299,7 @@ class Experiment:
             "method_label": self.method.label,
             "seed": self.seed,
             "run_hash": self.run_hash,
+            "revision": revision_of(self.run_dir),
         }
         skipped = [s.to_dict() for s in self.skipped]
         summary = summarize_run(ident, ordered, len(self.examples), skipped)
@@ -292,8 +307,13 @@ class Experiment:
         return summary
 
 
-def run(cfg: DictConfig, backend: Backend | None = None, cli_keys: set[str] | None = None) -> Path:
+def run(
+    cfg: DictConfig,
+    backend: Backend | None = None,
+    cli_keys: set[str] | None = None,
+    experiment: str | None = None,
+) -> Path:
     """Validate, then execute one run; returns its directory."""
-    experiment = Experiment(cfg, backend, cli_keys)
+    experiment = Experiment(cfg, backend, cli_keys, experiment)
     experiment.prepare()
     return experiment.execute()

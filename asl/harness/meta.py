@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import datetime as _dt
 import importlib.metadata as md
+import os
 import platform
 import socket
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+INVOCATION_ENV = "ASL_INVOCATION_ID"
 LIBRARIES = ("torch", "transformers", "flash-attn", "hydra-core", "omegaconf", "wandb", "numpy", "asl-bench")
 
 
@@ -20,8 +23,17 @@ def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def invocation_id() -> str:
+    """The id of this command invocation, shared with its child processes (a multirun's jobs, the run.py
+    that reproduce_table2 starts) through ``$ASL_INVOCATION_ID``: timings compare only within one."""
+    if not os.environ.get(INVOCATION_ENV):
+        os.environ[INVOCATION_ENV] = f"{_dt.datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+    return os.environ[INVOCATION_ENV]
+
+
 def git_state(root: Path = REPO_ROOT) -> dict[str, Any]:
-    """Commit hash and whether the working tree has uncommitted changes (None outside git)."""
+    """Commit hash and whether the tracked code has uncommitted changes (None outside git); changes under
+    ``results/`` (what the runs themselves write) do not count."""
 
     def _git(*args: str) -> str | None:
         try:
@@ -31,7 +43,7 @@ def git_state(root: Path = REPO_ROOT) -> dict[str, Any]:
         return out.stdout.strip() if out.returncode == 0 else None
 
     commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results")
     return {"commit": commit, "dirty": None if status is None else bool(status)}
 
 

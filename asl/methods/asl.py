@@ -88,15 +88,22 @@ class TwoPassASLSession(Session):
     ):
         super().__init__(num_layers, prompt_len)
         self.window, self.pool_kernel, self.selector = window, pool_kernel, selector
+        self.fallback = False
 
     def on_attention(self, layer, query, key, value, scaling):
         if key.shape[2] > self.window and self.selector.wants_scores(layer):
             self.selector.observe(layer, LayerScores(query, key, self.window, self.pool_kernel, scaling))
         return None
 
+    @property
+    def selection_fired(self) -> bool:
+        """False when the rule never fired and the tokens came from the last layer's ranks (fallback)."""
+        return self.selection_layer is not None and not self.fallback
+
     def after_layer(self, layer: int) -> LayerAction:
         last_layer = layer == self.num_layers - 1
-        if last_layer:
+        if last_layer and self.selector.selected_layer is None:
+            self.fallback = True
             self.selector.select_fallback(layer)
         if self.selector.selected_layer != layer and not last_layer:
             return CONTINUE

@@ -80,6 +80,12 @@ class Session:
         """Decide what happens after decoder layer ``layer`` has run."""
         return CONTINUE
 
+    @property
+    def selection_fired(self) -> bool | None:
+        """Whether the method's selection step chose a layer (None: this session selects nothing). A
+        session whose rule can fall back without firing (ASL_2pass) overrides this."""
+        return None if self.selection_layer is None else True
+
     def finish(self) -> None:
         """Called once after decoding (selectors publish their traces here)."""
 

@@ -100,6 +100,11 @@ class OnePassSession(Session):
             return CONTINUE  # short prompt: the set is every token, nothing to prune
         return LayerAction(keep=keep)
 
+    @property
+    def selection_fired(self) -> bool | None:
+        """None without a selector (FullKV, SnapKV); else whether it chose a layer."""
+        return None if self.selector is None else self.selection_layer is not None
+
     def finish(self) -> None:
         if self.selector is not None:
             self.rel_variance = self.selector.rel_variance()

@@ -34,6 +34,9 @@ class ModelSpec:
     gguf_package: str | None = None
     gguf_file: str | None = None
     random_config: dict[str, Any] = field(default_factory=dict)
+    #: method keys this model suggests (e.g. a KV budget below its default prompts); applied to methods
+    #: with the key, below the experiment's method_overrides and the command line
+    method_defaults: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, node: Mapping[str, Any]) -> ModelSpec:
@@ -46,6 +49,7 @@ class ModelSpec:
         data["stop_tokens"] = tuple(data.get("stop_tokens") or ())
         data["layer_presets"] = {k: dict(v or {}) for k, v in (data.get("layer_presets") or {}).items()}
         data["random_config"] = dict(data.get("random_config") or {})
+        data["method_defaults"] = dict(data.get("method_defaults") or {})
         spec = cls(**data)
         spec.layer_defaults()  # an unknown preset fails here, before anything runs
         return spec

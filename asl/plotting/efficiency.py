@@ -1,5 +1,9 @@
 """Efficiency vs context length (TTFT, TPOT, peak and KV memory), absolute and as ratio to the baseline
-(``tables.ratio_baseline``, Full KV); methods styled by the ``method_config`` of their efficiency.csv rows."""
+(``tables.ratio_baseline``, Full KV); methods styled by the ``method_config`` of their efficiency.csv rows.
+
+Timings carry the bench's 95% intervals (``*_ci95_lo_s``/``*_ci95_hi_s``) as error bars; the paper's
+Tables 4-5 ratios (``paper_ttft_llama``..., matched by the bench at the same N / k) are overlaid as crosses;
+CPU peak memory is labelled as what it is, the growth of the process RSS during a request."""
 
 from __future__ import annotations
 
@@ -31,6 +35,9 @@ METRICS = (
     ("peak_memory_bytes", 1e-9, "Peak memory", "GB", None),
     ("kv_cache_bytes", 1e-9, "KV cache", "GB", "kv_ratio_vs_fullkv"),
 )
+INTERVALS = {"ttft_s": ("ttft_ci95_lo_s", "ttft_ci95_hi_s"), "tpot_s": ("tpot_ci95_lo_s", "tpot_ci95_hi_s")}
+PAPER = {"ttft_s": ("paper_ttft_llama", "paper_ttft_qwen"), "tpot_s": ("paper_tpot_llama", "paper_tpot_qwen")}
+PROCESS_GROWTH = "Peak memory: process RSS growth"
 
 
 def _prepare(eff: pd.DataFrame, model: str) -> tuple[pd.DataFrame, str]:
@@ -45,7 +52,8 @@ def _prepare(eff: pd.DataFrame, model: str) -> tuple[pd.DataFrame, str]:
     kept, held = hold_most_common(range(len(df)), labels.__getitem__, params.__getitem__)
     df = df.iloc[kept].copy()
     setting = held_text(setting_values(df["params"], held))
-    cols = [m[0] for m in METRICS] + [m[4] for m in METRICS if m[4]]
+    extra = [c for pair in (*INTERVALS.values(), *PAPER.values()) for c in pair]
+    cols = [m[0] for m in METRICS] + [m[4] for m in METRICS if m[4]] + extra
     for col in cols:
         df[col] = pd.to_numeric(df[col], errors="coerce") if col in df.columns else np.nan
     df["context_length"] = pd.to_numeric(df["context_length"], errors="coerce")
@@ -53,7 +61,35 @@ def _prepare(eff: pd.DataFrame, model: str) -> tuple[pd.DataFrame, str]:
     first = df.drop_duplicates("label").set_index("label")
     means["display"] = means["label"].map(first["display"])
     means["name"] = means["label"].map(first["name"])
+    kinds = df["peak_memory_kind"].dropna().astype(str) if "peak_memory_kind" in df.columns else pd.Series()
+    means.attrs["process_growth"] = bool(kinds.str.startswith("cpu_rss").any())
     return means, setting
+
+
+def _absolute(ax, rows: pd.DataFrame, col: str, scale: float, style: dict) -> None:
+    """Values per context length, with the bench's 95% interval as error bars where it has one."""
+    x, y = rows["context_length"], rows[col] * scale
+    lo, hi = INTERVALS.get(col, (None, None))
+    if lo and rows[lo].notna().any():
+        err = [(y - rows[lo] * scale).clip(lower=0).fillna(0), (rows[hi] * scale - y).clip(lower=0).fillna(0)]
+        ax.errorbar(x, y, yerr=err, capsize=2, elinewidth=0.6, **style)
+    else:
+        ax.plot(x, y, **style)
+
+
+PAPER_MARKERS = {"x": "paper Tables 4-5, Llama (same N / k)", "+": "paper Tables 4-5, Qwen (same N / k)"}
+
+
+def _paper(ax, rows: pd.DataFrame, col: str, color: str) -> set[str]:
+    """The paper's ratios (Llama cross, Qwen plus) at our lengths; the markers drawn."""
+    drawn = set()
+    for name, marker in zip(PAPER.get(col, ()), PAPER_MARKERS, strict=False):
+        if name in rows and rows[name].notna().any():
+            ax.plot(
+                rows["context_length"], rows[name], linestyle="none", marker=marker, color=color, markersize=4
+            )
+            drawn.add(marker)
+    return drawn
 
 
 def _ratio(df: pd.DataFrame, col: str, provided: str | None, baseline: str) -> pd.Series:
@@ -82,15 +118,19 @@ def plot_efficiency(eff: pd.DataFrame, model: str, out_dir: Path, baseline: str)
         2, len(metrics), figsize=(PAGE_W, 3.9), squeeze=False, sharex=True, layout="constrained"
     )
     lengths = sorted(df["context_length"].dropna().unique())
+    paper_drawn: set[str] = set()
     for j, (col, scale, title, unit, provided) in enumerate(metrics):
         ratio = _ratio(df, col, provided, baseline)
         for display in in_order(df["display"]):
             mask = (df["label"] == display.label).to_numpy()
             style = line_style(display)
             x = df.loc[mask, "context_length"]
-            axes[0][j].plot(x, df.loc[mask, col] * scale, **style)
+            _absolute(axes[0][j], df.loc[mask], col, scale, style)
             if not (mask & is_base).any() and ratio[mask].notna().any():
                 axes[1][j].plot(x, ratio[mask], **style)
+                paper_drawn |= _paper(axes[1][j], df.loc[mask], col, display.color)
+        if col == "peak_memory_bytes" and df.attrs.get("process_growth"):
+            title = PROCESS_GROWTH
         axes[0][j].set_yscale("log")
         for which, axis_fmt in (
             ("major", axes[0][j].yaxis.set_major_formatter),
@@ -128,5 +168,11 @@ def plot_efficiency(eff: pd.DataFrame, model: str, out_dir: Path, baseline: str)
     notes = ", ".join(n for n in (device.iloc[0] if len(device) else "", setting) if n)
     fig.suptitle(f"Efficiency vs context length, {model}" + (f" ({notes})" if notes else ""))
     handles, labels = axes[0][0].get_legend_handles_labels()
+    if paper_drawn:
+        from matplotlib.lines import Line2D
+
+        handles += [Line2D([], [], linestyle="none", marker=m, color="#444444", label=t)
+                    for m, t in PAPER_MARKERS.items() if m in paper_drawn]  # fmt: skip
+        labels = [h.get_label() for h in handles]
     fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4), frameon=False)
     return save_figure(fig, out_dir, "efficiency_vs_context")

@@ -58,6 +58,30 @@ def draw_model(inputs: PlotInputs, model: str, out_dir: Path, baseline: str) -> 
     return written
 
 
+def run_figures(run_dir: Path, out_dir: Path) -> list[Path]:
+    """The figures of one run directory (selection layers, rank variance, NIAH map, as they apply), for
+    its W&B run; never raises (a figure that fails is logged and skipped)."""
+    from asl.results.reader import load_run
+
+    try:
+        run = load_run(run_dir)
+        run.display  # noqa: B018 - the method must rebuild
+    except Exception as exc:  # noqa: BLE001
+        log.warning("run figures of %s skipped: %s", run_dir, str(exc).splitlines()[:1])
+        return []
+    apply_style()
+    model = run.summary.model
+    jobs = [lambda: plot_selection_hist([run], model, out_dir), lambda: plot_rel_variance([run], model, out_dir),
+            lambda: plot_niah([run], model, out_dir)]  # fmt: skip
+    written: list[Path] = []
+    for job in jobs:
+        try:
+            written += job()
+        except Exception as exc:  # noqa: BLE001
+            log.warning("run figure skipped: %s: %s", type(exc).__name__, str(exc).splitlines()[:1])
+    return written
+
+
 def draw_figures(
     results_dir: Path, figures_dir: Path | None = None, model: str | None = None, baseline: str = "fullkv"
 ) -> list[Path]:

@@ -116,6 +116,7 @@ def record_frame(runs: Iterable[RunResult]) -> pd.DataFrame:
                     "length": rec.meta.get("length", rec.context_length),
                     "score": None if rec.error else rec.score,
                     "selection_layer": rec.selection_layer,
+                    "selection_fired": rec.selection_fired,
                     "rel_variance": {int(k): float(v) for k, v in rec.rel_variance.items()},
                     "num_layers": len(rec.kv_lengths) or None,
                 }

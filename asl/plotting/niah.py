@@ -57,6 +57,13 @@ def pivot(df: pd.DataFrame) -> pd.DataFrame:
     return df.pivot_table(index="depth", columns="length", values="score", aggfunc="mean").sort_index()
 
 
+def per_cell(df: pd.DataFrame) -> str:
+    """``n = 1 per cell`` (or ``n = 1–3 per cell``): how many samples each method's heat-map cell averages."""
+    counts = df.groupby(["label", "depth", "length"])["score"].count()
+    lo, hi = (int(counts.min()), int(counts.max())) if len(counts) else (0, 0)
+    return f"n = {lo} per cell" if lo == hi else f"n = {lo}–{hi} per cell"
+
+
 def draw_heatmap(
     ax: Axes,
     table: pd.DataFrame,
@@ -104,15 +111,16 @@ def plot_niah(runs: list[RunResult], model: str, out_dir: Path) -> list[Path]:
     displays = {r.display.label: r.display for r in runs}
     maps = [Heatmap(d, names[d.label], pivot(df[df["label"] == d.label]))
             for d in in_order(displays[label] for label in df["label"].unique())]  # fmt: skip
+    caption = ", ".join(x for x in (setting, per_cell(df)) if x)
     written: list[Path] = []
     for m in maps:
         fig, ax = plt.subplots(figsize=(COLUMN_W, 2.6), layout="constrained")
-        title = f"{m.display.label}: avg {_average(m.table):.2f}" + (f"\n{setting}" if setting else "")
+        title = f"{m.display.label}: avg {_average(m.table):.2f}\n{caption}"
         mesh = draw_heatmap(ax, m.table, title)
         cbar = fig.colorbar(mesh, ax=ax, fraction=0.06, pad=0.02)
         cbar.set_label("Score")
         written += save_figure(fig, out_dir, f"niah_heatmap_{m.slug}")
-    written += _panel(maps, setting, out_dir)
+    written += _panel(maps, caption, out_dir)
     return written
 
 
@@ -142,5 +150,5 @@ def _panel(maps: list[Heatmap], setting: str, out_dir: Path) -> list[Path]:
         axes[j // ncols][j % ncols].set_visible(False)
     cbar = fig.colorbar(mesh, ax=axes, fraction=0.03, pad=0.01, aspect=30, shrink=0.9)
     cbar.set_label("Score")
-    fig.suptitle("NIAH, mean score per cell (panel titles: average" + (f"; {setting})" if setting else ")"))
+    fig.suptitle(f"NIAH, mean score per cell (panel titles: average; {setting})")
     return save_figure(fig, out_dir, "niah_heatmap_all")

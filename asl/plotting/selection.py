@@ -125,7 +125,7 @@ def _marker_handles(markers: list[LayerMarker]) -> list:
 
 
 def _legend(fig, handles: list, ncols: int) -> None:
-    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 3 if ncols > 1 else 2),
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 3 if ncols > 2 else 2),
                frameon=False)  # fmt: skip
 
 
@@ -139,14 +139,15 @@ def plot_selection_hist(runs: list[RunResult], model: str, out_dir: Path) -> lis
         ticks = _layer_ticks(a.num_layers)
         for i, task in enumerate(tasks):
             ax = axes[i // ncols][i % ncols]
-            layers = a.samples.loc[a.samples["task"] == task, "selection_layer"]
-            share = 100.0 / len(layers)
-            counts = layers.dropna().astype(int).value_counts()
+            mine = a.samples[a.samples["task"] == task]
+            fired = mine["selection_fired"].fillna(False).astype(bool).to_numpy()
+            share = 100.0 / len(mine)
+            counts = mine.loc[fired, "selection_layer"].dropna().astype(int).value_counts()
             ax.bar(counts.index, counts.to_numpy() * share, width=0.85, color=a.display.color)
-            ax.bar([never_x], [layers.isna().sum() * share], width=0.85, color=NEVER_COLOR, hatch="////",
+            ax.bar([never_x], [(~fired).sum() * share], width=0.85, color=NEVER_COLOR, hatch="////",
                    edgecolor="white", linewidth=0)  # fmt: skip
             _mark_layers(ax, a.markers)
-            ax.set_title(f"{column_name(task)} (n={len(layers)})", fontsize=7)
+            ax.set_title(f"{column_name(task)} (fired {fired.sum()} of {len(mine)})", fontsize=7)
             ax.set_xlim(-0.8, never_x + 1.0)
             ax.set_xticks(ticks + [never_x])
             ax.set_xticklabels([str(t) for t in ticks] + ["never"], rotation=90)
@@ -156,7 +157,12 @@ def plot_selection_hist(runs: list[RunResult], model: str, out_dir: Path) -> lis
         fig.suptitle(_title("selection layer", a))
         handles = [
             Patch(color=a.display.color, label=f"{a.display.label} selection"),
-            Patch(facecolor=NEVER_COLOR, hatch="////", edgecolor="white", label="never selected"),
+            Patch(
+                facecolor=NEVER_COLOR,
+                hatch="////",
+                edgecolor="white",
+                label="never fired (incl. a two-pass fallback to the last layer)",
+            ),
             *_marker_handles(a.markers),
         ]
         _legend(fig, handles, ncols)
@@ -178,20 +184,17 @@ def plot_rel_variance(runs: list[RunResult], model: str, out_dir: Path) -> list[
         fig, axes, ncols = _panels(len(tasks))
         all_vals = np.concatenate([list(rv.values()) for rv in df["rel_variance"]])
         top = max(1.1, float(np.quantile(all_vals, 0.99)) * 1.05)
-        if all_vals.max() > top:
-            log.info(
-                "rel-variance (%s/%s): y axis clipped at %.2f (max %.2f)",
-                model,
-                a.benchmark,
-                top,
-                all_vals.max(),
-            )
+        clipped = int(np.sum(all_vals > top))
         for i, task in enumerate(tasks):
             ax = axes[i // ncols][i % ncols]
             traj = list(df.loc[df["task"] == task, "rel_variance"])
             alpha = max(0.1, min(0.5, 6.0 / len(traj)))
             for rv in traj:
                 ax.plot(list(rv), list(rv.values()), color=a.display.color, linewidth=0.5, alpha=alpha)
+                above = [(k, v) for k, v in rv.items() if v > top]
+                if above:  # clipped points are drawn on the top edge, never dropped silently
+                    ax.plot([k for k, _ in above], [top] * len(above), linestyle="none", marker="^",
+                            markersize=2.5, color=a.display.color, clip_on=False)  # fmt: skip
             med = pd.DataFrame(traj).median(axis=0).sort_index()
             ax.plot(med.index, med.to_numpy(), color="black", linewidth=1.3)
             for tau in taus:
@@ -204,7 +207,12 @@ def plot_rel_variance(runs: list[RunResult], model: str, out_dir: Path) -> list[
         axes[0][0].set_xlim(first - 1, a.num_layers - 0.5)
         axes[0][0].xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
         _label_outer(axes, len(tasks), "Layer", r"Rel. rank variance $\rho_\ell$")
-        fig.suptitle(_title("relative rank variance", a))
+        title = _title("relative rank variance", a)
+        if clipped:
+            title += (
+                f"\n{clipped} value(s) above {top:.2f} (max {all_vals.max():.2f}) drawn as ▲ on the top edge"
+            )
+        fig.suptitle(title)
         handles = [
             Line2D([], [], color=a.display.color, lw=0.6, label="one sample"),
             Line2D([], [], color="black", lw=1.3, label="median"),

@@ -12,7 +12,6 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
@@ -23,8 +22,9 @@ log = logging.getLogger("asl.plotting")
 COLUMN_W = 3.3  # single-column width of a two-column paper, inches
 PAGE_W = 7.0  # full text width, inches
 
-# NIAH heat-map colormap shared by MInference and the KV papers (benchmarks.md §3.4).
-NIAH_CMAP = LinearSegmentedColormap.from_list("niah", ["#F0496E", "#EBB839", "#0CD79F"])
+# NIAH heat-map colormap: cividis, perceptually uniform and readable with colour-vision deficiencies (the
+# KV papers' red-yellow-green map is not: red and green cells look alike to many readers).
+NIAH_CMAP = matplotlib.colormaps["cividis"]
 
 RC = {
     "font.size": 7.5,

@@ -1,8 +1,10 @@
 """Sweep figures: tau sensitivity (paper Table 9 as a figure) and accuracy vs KV budget.
 
 A method is drawn when its runs on a benchmark take at least two values of the swept hyper-parameter;
-every other hyper-parameter that varies is held at its most common value (named in the title).
-Accuracies are the paper's task means of the runs' summary rows (:mod:`asl.results.tables`).
+every other hyper-parameter that varies is held at its most common value (named in the title with n).
+Accuracies are the paper's task means of the runs with their 95% intervals (error bars; the baseline's as
+a band); TTFT ratios only between runs timed in one invocation (:func:`asl.results.tables.ratio_rows`).
+The paper's Table 9 is overlaid on the tau figure (the model's own rows, else Llama-3.1-8B's, labelled).
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import matplotlib.pyplot as plt
 from asl.methods.base import Display
 from asl.plotting.inputs import hold_rows
 from asl.plotting.style import COLUMN_W, PAGE_W, TOKENS_FORMATTER, in_order, line_style, save_figure
+from asl.results.accuracy import rows_estimate
 from asl.results.paper import paper_table9
-from asl.results.tables import Row, coverage_text, groups, ratio_rows, task_mean
+from asl.results.stats import Estimate
+from asl.results.tables import Row, coverage_text, groups, ratio_rows
 from asl.results.variants import held_text, setting_values, value_key
 
 log = logging.getLogger("asl.plotting")
@@ -43,6 +47,9 @@ class Sweep:
         short = min(((r.tasks_run, r.tasks_total) for r in rows), key=lambda c: c[0] - c[1])
         if short[0] < short[1]:
             notes.append(coverage_text(*short))
+        counts = sorted({r.cell.n_scored for r in rows})
+        if counts:
+            notes.append(f"n = {counts[0]}" + (f"–{counts[-1]}" if len(counts) > 1 else "") + " per task")
         text = ", ".join(n for n in notes if n)
         return f"{what}, {self.benchmark}" + (f" ({text})" if text else "")
 
@@ -76,10 +83,29 @@ def mean_ratio(rows: list[Row], base: list[Row], field: str, baseline: str) -> f
     return fmean(values) if values else None
 
 
-def _reference(ax, sweep: Sweep, y: float | None) -> None:
-    if sweep.baseline and y is not None:
+def _reference(ax, sweep: Sweep, est: Estimate | None) -> None:
+    """The baseline's task mean as a dotted line with its interval as a band."""
+    if sweep.baseline and est is not None:
         d = sweep.baseline[0].display
-        ax.axhline(y, color=d.color, linestyle=":", linewidth=0.9, label=d.label)
+        ax.axhline(est.value, color=d.color, linestyle=":", linewidth=0.9, label=f"{d.label} (95% band)")
+        ax.axhspan(est.lo, est.hi, color=d.color, alpha=0.12, linewidth=0)
+
+
+def _accuracy(ax, points: list[tuple[float, list[Row]]], style: dict) -> None:
+    """Task means with 95% error bars."""
+    ests = [(v, rows_estimate(rs)) for v, rs in points]
+    ests = [(v, e) for v, e in ests if e is not None]
+    if not ests:
+        return
+    xs, ys = [v for v, _ in ests], [e.value for _, e in ests]
+    err = [[e.value - e.lo for _, e in ests], [e.hi - e.value for _, e in ests]]
+    ax.errorbar(xs, ys, yerr=err, capsize=2, elinewidth=0.6, **style)
+
+
+def paper_tau(model: str) -> tuple[str, dict]:
+    """The paper's Table 9 rows to overlay: the model's own, else Llama-3.1-8B-UltraLong's."""
+    own = paper_table9(model)
+    return (model, own) if own else ("llama31_8b_ul", paper_table9("llama31_8b_ul"))
 
 
 def plot_tau(rows: list[Row], model: str, out_dir: Path, baseline: str) -> list[Path]:
@@ -88,41 +114,43 @@ def plot_tau(rows: list[Row], model: str, out_dir: Path, baseline: str) -> list[
     written: list[Path] = []
     for sw in sweeps(rows, "tau", baseline):
         fig, (ax_acc, ax_t) = plt.subplots(1, 2, figsize=(PAGE_W * 0.75, 2.3), layout="constrained")
-        paper = paper_table9(model) if sw.family == "ruler" else {}
+        source, paper = paper_tau(model)
+        timed = False
         for d in in_order(sw.displays[label] for label in sw.series):
             points = sw.series[d.label]
             style = line_style(d)
-            ax_acc.plot([v for v, _ in points], [task_mean(rs) for _, rs in points], **style)
+            _accuracy(ax_acc, points, style)
             ratios = [(v, mean_ratio(rs, sw.baseline, "ttft_s", baseline)) for v, rs in points]
             ratios = [(v, r) for v, r in ratios if r is not None]
             if ratios:
+                timed = True
                 ax_t.plot([v for v, _ in ratios], [r for _, r in ratios], **style)
             if d.label in paper:
                 ref = paper[d.label]
                 kw = {"color": d.color, "marker": "x", "linestyle": ":", "linewidth": 0.8}
-                ax_acc.plot(ref["tau"], ref["accuracy"], label=f"{d.label}, paper (128K)", **kw)
+                label = f"{d.label}, paper Table 9"
+                ax_acc.plot(ref["tau"], ref["accuracy"], label=label, **kw)
                 ax_t.plot(ref["tau"], ref["ttft_ratio"], **kw)
-        _reference(ax_acc, sw, task_mean(sw.baseline))
+        _reference(ax_acc, sw, rows_estimate(sw.baseline))
         if sw.baseline:
             ax_t.axhline(1.0, color=sw.baseline[0].display.color, linestyle=":", linewidth=0.9)
-        else:
-            ax_t.text(0.5, 0.5, f"no {baseline} run:\nour ratio not drawn", transform=ax_t.transAxes,
-                      ha="center", va="center", fontsize=7)  # fmt: skip
-            log.info(
-                "tau sensitivity (%s/%s): no %s reference, TTFT ratio not drawn",
-                model,
-                sw.benchmark,
-                baseline,
-            )
+        if not timed:
+            ax_t.text(0.5, 0.5, f"no {baseline} run timed in the same\ninvocation: our ratio not drawn",
+                      transform=ax_t.transAxes, ha="center", va="center", fontsize=7)  # fmt: skip
+            log.info("tau sensitivity (%s/%s): no same-invocation %s run, our TTFT ratio not drawn",
+                     model, sw.benchmark, baseline)  # fmt: skip
         ax_acc.set(xlabel=r"Threshold $\tau$", ylabel="Accuracy (%)")
         ref_label = sw.baseline[0].label if sw.baseline else baseline
         ax_t.set(xlabel=r"Threshold $\tau$", ylabel=f"TTFT / {ref_label} TTFT")
         for ax in (ax_acc, ax_t):
             ax.grid(True)
         ax_t.set_ylim(bottom=0)
-        fig.suptitle(sw.title(r"$\tau$ sensitivity"))
+        source_note = (
+            f"\npaper Table 9: {source}, RULER 128K" if any(label in paper for label in sw.series) else ""
+        )
+        fig.suptitle(sw.title(r"$\tau$ sensitivity") + source_note)
         handles, labels = ax_acc.get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4), frameon=False)
+        fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 3), frameon=False)
         written += save_figure(fig, out_dir, f"tau_sensitivity_{sw.benchmark}")
     if not written:
         log.info("skip: tau sensitivity (%s): no benchmark with a method at >= 2 tau values", model)
@@ -138,8 +166,8 @@ def plot_budget(rows: list[Row], model: str, out_dir: Path, baseline: str) -> li
         for d in in_order(sw.displays[label] for label in sw.series):
             points = sw.series[d.label]
             budgets |= {v for v, _ in points}
-            ax.plot([v for v, _ in points], [task_mean(rs) for _, rs in points], **line_style(d))
-        _reference(ax, sw, task_mean(sw.baseline))
+            _accuracy(ax, points, line_style(d))
+        _reference(ax, sw, rows_estimate(sw.baseline))
         ax.set_xscale("log", base=2)
         ax.set_xticks(sorted(budgets))
         ax.xaxis.set_major_formatter(TOKENS_FORMATTER)

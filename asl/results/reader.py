@@ -14,11 +14,12 @@ from functools import cached_property
 from pathlib import Path
 
 from asl.methods.base import Display, PruningMethod
-from asl.results.schema import RunSummary, SampleRecord, summarize_run
+from asl.results.schema import SCHEMA_VERSION, RunSummary, SampleRecord, summarize_run, summary_identity
 from asl.results.store import read_records
 
 METRICS = "metrics.json"
 PREDICTIONS = "predictions.jsonl"
+META = "run_meta.json"
 
 
 def _warn(message: str) -> None:
@@ -40,6 +41,31 @@ class RunResult:
             self._records = read_records(path) if path.is_file() else []
         return self._records
 
+    def cell_scores(self) -> dict[tuple[str, int | None], dict[str, float]]:
+        """(task, context length) -> sample key -> score, over the samples scored without an error."""
+        out: dict[tuple[str, int | None], dict[str, float]] = {}
+        for rec in self.records():
+            if rec.ok:
+                out.setdefault((rec.task, rec.context_length), {})[rec.key] = float(rec.score)
+        return out
+
+    def sample_identity(self) -> dict[str, tuple]:
+        """Sample key -> (answers, prompt tokens): two runs pair a sample only where these agree."""
+        return {r.key: (json.dumps(r.answers, default=str), r.prompt_tokens) for r in self.records()}
+
+    @cached_property
+    def meta(self) -> dict:
+        """``run_meta.json`` (empty when missing or unreadable)."""
+        try:
+            return json.loads((self.run_dir / META).read_text())
+        except (OSError, ValueError):
+            return {}
+
+    @property
+    def dirty(self) -> bool:
+        """The run was produced from a working tree with uncommitted code changes."""
+        return bool((self.meta.get("git") or {}).get("dirty"))
+
     @cached_property
     def method(self) -> PruningMethod:
         """The run's method object, rebuilt from its recorded resolved config."""
@@ -59,19 +85,35 @@ def find_run_dirs(results_dir: str | Path) -> list[Path]:
 
 
 def load_run(run_dir: str | Path) -> RunResult:
-    """Read one run directory; the summary is recomputed when predictions are newer than it."""
+    """Read one run directory; the summary is recomputed from the predictions when they are newer than it
+    (killed between the two writes) or when it was written in an older schema."""
     run_dir = Path(run_dir)
-    summary = RunSummary.from_json(json.loads((run_dir / METRICS).read_text()))
+    data = json.loads((run_dir / METRICS).read_text())
+    if data.get("schema_version") != SCHEMA_VERSION:
+        run = RunResult(run_dir, None)  # type: ignore[arg-type] - set just below
+        run.summary = summarize_run(
+            summary_identity(data), run.records(), int(data["n_expected"]), data.get("skipped_tasks")
+        )
+        return run
+    summary = RunSummary.from_json(data)
     run = RunResult(run_dir, summary)
     records = run.records()
-    if len(records) != summary.overall.n:  # killed between the two writes: predictions are the truth
-        identity = {**summary.to_json(), "method_label": summary.method_label}
-        run.summary = summarize_run(identity, records, summary.n_expected, summary.skipped_tasks)
+    if len(records) != summary.overall.n:  # predictions are the truth
+        run.summary = summarize_run(
+            summary_identity(data), records, summary.n_expected, summary.skipped_tasks
+        )
     return run
 
 
+def _preference(run: RunResult) -> tuple:
+    """Among directories of one configuration: complete first, then the latest revision, then the most
+    samples (a forced recompute supersedes the directory it was forced next to once it is complete)."""
+    s = run.summary
+    return (s.complete, s.revision, s.overall.n)
+
+
 def load_runs(results_dir: str | Path) -> list[RunResult]:
-    """Every readable run under ``results_dir``, one per config hash (the one with most samples kept)."""
+    """Every readable run under ``results_dir``, one per config hash (see :func:`_preference`)."""
     best: dict[str, RunResult] = {}
     for run_dir in find_run_dirs(results_dir):
         try:
@@ -81,6 +123,6 @@ def load_runs(results_dir: str | Path) -> list[RunResult]:
             continue
         key = run.summary.run_hash
         old = best.get(key)
-        if old is None or run.summary.overall.n > old.summary.overall.n:
+        if old is None or _preference(run) > _preference(old):
             best[key] = run
     return sorted(best.values(), key=lambda r: str(r.run_dir))

@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any
 
+from asl.results.stats import accuracy_estimate, stratified_estimate
+
 GIB = 1024**3
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass
@@ -39,7 +41,9 @@ class SampleRecord:
     kv_cache_bytes: int | None = None
     kv_lengths: list[int] = field(default_factory=list)
     selection_layer: int | None = None
+    selection_fired: bool | None = None  # the selection rule chose a layer; None: the method has no rule
     rel_variance: dict[str, float] = field(default_factory=dict)
+    invocation_id: str | None = None  # the command invocation that timed this sample
 
     @property
     def key(self) -> str:
@@ -62,7 +66,17 @@ class SampleRecord:
         kwargs = {k: v for k, v in data.items() if k in names}
         kwargs["id"] = str(kwargs.get("id", ""))
         kwargs["task"] = str(kwargs.get("task", ""))
+        if "selection_fired" not in kwargs:  # written before the flag existed: infer what can be inferred
+            kwargs["selection_fired"] = legacy_fired(kwargs.get("selection_layer"), kwargs.get("rel_variance"))
         return cls(**kwargs)
+
+
+def legacy_fired(selection_layer: Any, rel_variance: Any) -> bool | None:
+    """A record without ``selection_fired``: a recorded layer counts as fired, a rule trace without a layer
+    as never fired, neither as no rule (a two-pass fallback at the last layer cannot be told apart)."""
+    if selection_layer is not None:
+        return True
+    return False if rel_variance else None
 
 
 def sample_key(task: Any, context_length: Any, sample_id: Any) -> str:
@@ -85,28 +99,39 @@ class CellSummary:
     n: int
     n_errors: int
     accuracy: float | None  # percent over scored samples
+    accuracy_lo: float | None  # 95% interval (Wilson when every score is 0/1, else bootstrap), percent
+    accuracy_hi: float | None
     ttft_s: float | None
     tpot_s: float | None
     peak_memory_gb: float | None
     kv_cache_gb: float | None
     prompt_tokens: float | None
-    selection_fired: int  # samples where a selection layer was chosen
+    selection_fired: int  # samples where the selection rule chose a layer
     selection_layer_mean: float | None  # mean over those samples only
+    selection_n: int = 0  # scored samples of a method with a selection rule (fired + never fired)
+
+    @property
+    def n_scored(self) -> int:
+        """Samples scored without an error."""
+        return self.n - self.n_errors
 
     @classmethod
     def of(cls, task: str, context_length: int | None, records: list[SampleRecord]) -> CellSummary:
         """Aggregate ``records``."""
-        ok = [r for r in records if not r.error]
-        acc = _mean(r.score for r in ok)
+        ok = [r for r in records if r.ok]
+        est = accuracy_estimate([r.score for r in ok])
         peak = _mean(r.peak_memory_bytes for r in ok)
         kv = _mean(r.kv_cache_bytes for r in ok)
-        fired = [r.selection_layer for r in ok if r.selection_layer is not None]
+        ruled = [r for r in ok if r.selection_fired is not None]
+        fired = [r.selection_layer for r in ruled if r.selection_fired and r.selection_layer is not None]
         return cls(
             task=task,
             context_length=context_length,
             n=len(records),
             n_errors=len(records) - len(ok),
-            accuracy=None if acc is None else 100.0 * acc,
+            accuracy=None if est is None else est.value,
+            accuracy_lo=None if est is None else est.lo,
+            accuracy_hi=None if est is None else est.hi,
             ttft_s=_mean(r.ttft_s for r in ok),
             tpot_s=_mean(r.tpot_s for r in ok),
             peak_memory_gb=None if peak is None else peak / GIB,
@@ -114,6 +139,7 @@ class CellSummary:
             prompt_tokens=_mean(r.prompt_tokens for r in ok),
             selection_fired=len(fired),
             selection_layer_mean=_mean(fired),
+            selection_n=len(ruled),
         )
 
 
@@ -134,7 +160,11 @@ class RunSummary:
     tasks: list[CellSummary]  # one per task (all lengths)
     overall: CellSummary
     task_mean: float | None  # unweighted mean of the task accuracies (the paper's "Avg.")
+    task_mean_lo: float | None = None  # its 95% interval (Wilson at the effective sample size)
+    task_mean_hi: float | None = None
     skipped_tasks: list[dict[str, Any]] = field(default_factory=list)
+    invocation_id: str | None = None  # the one invocation that timed every sample; None if several
+    revision: int = 1  # 2, 3... for a recompute forced next to an earlier directory (run.force=true)
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -146,7 +176,7 @@ class RunSummary:
         """Inverse of :meth:`to_json` (ValueError when it is not a current-schema summary)."""
         if data.get("schema_version") != SCHEMA_VERSION:
             raise ValueError(f"metrics.json schema {data.get('schema_version')!r} is not {SCHEMA_VERSION}")
-        kwargs = dict(data)
+        kwargs = {k: v for k, v in data.items() if k in {f.name for f in dataclasses.fields(cls)}}
         kwargs["cells"] = [CellSummary(**c) for c in data["cells"]]
         kwargs["tasks"] = [CellSummary(**c) for c in data["tasks"]]
         kwargs["overall"] = CellSummary(**data["overall"])
@@ -158,11 +188,21 @@ class RunSummary:
         return self.method.get("kv_budget")
 
 
+def summary_identity(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The identity of a ``metrics.json`` of any schema version (to recompute it from its records)."""
+    keys = ("model", "benchmark", "family", "method", "method_label", "seed", "run_hash", "revision")
+    missing = [k for k in keys[:-1] if k not in data]
+    if missing:
+        version = data.get("schema_version")
+        raise ValueError(f"metrics.json of schema {version!r} lacks {', '.join(missing)}: recompute the run")
+    return {k: data.get(k) for k in keys}
+
+
 def summarize_run(
     identity: Mapping[str, Any], records: list[SampleRecord], n_expected: int, skipped: list[dict] | None = None
 ) -> RunSummary:
     """The run summary of ``records`` (in example order); ``identity`` holds model, benchmark, family,
-    method (resolved config), method_label, seed and run_hash."""
+    method (resolved config), method_label, seed, run_hash and optionally revision."""
     cells: dict[tuple[str, int | None], list[SampleRecord]] = {}
     by_task: dict[str, list[SampleRecord]] = {}
     for rec in records:
@@ -173,6 +213,10 @@ def summarize_run(
         for (task, length), recs in sorted(cells.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0))
     ]
     task_rows = [CellSummary.of(task, None, recs) for task, recs in sorted(by_task.items())]
+    scored = {task: [r.score for r in recs if r.ok] for task, recs in by_task.items()}
+    scored = {task: scores for task, scores in scored.items() if scores}
+    mean = stratified_estimate(scored) if scored else None
+    invocations = {r.invocation_id for r in records}
     return RunSummary(
         model=str(identity["model"]),
         benchmark=str(identity["benchmark"]),
@@ -186,6 +230,10 @@ def summarize_run(
         cells=cell_rows,
         tasks=task_rows,
         overall=CellSummary.of("*", None, records),
-        task_mean=_mean(t.accuracy for t in task_rows),
+        task_mean=None if mean is None else mean.value,
+        task_mean_lo=None if mean is None else mean.lo,
+        task_mean_hi=None if mean is None else mean.hi,
         skipped_tasks=list(skipped or []),
+        invocation_id=invocations.pop() if len(invocations) == 1 else None,
+        revision=int(identity.get("revision") or 1),
     )

@@ -13,9 +13,16 @@ from typing import Any
 from asl.results.schema import SampleRecord
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder, fsync and rename."""
+def atomic_write_text(path: str | Path, text: str) -> bool:
+    """Write ``text`` to ``path`` via a temporary file in the same folder, fsync and rename; a file that
+    already holds ``text`` is left untouched (so regenerating unchanged results modifies nothing).
+    Returns whether the file was written."""
     path = Path(path)
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except (OSError, UnicodeDecodeError):
+        pass
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -27,11 +34,12 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return True
 
 
-def atomic_write_json(path: str | Path, data: Any) -> None:
-    """Atomically write ``data`` as indented JSON."""
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+def atomic_write_json(path: str | Path, data: Any) -> bool:
+    """Atomically write ``data`` as indented JSON (untouched when unchanged)."""
+    return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
 class PredictionStore:

@@ -1,5 +1,6 @@
 """The one Table 2 writer: InfiniteBench accuracy per method and task for a model, as CSV, Markdown and
-LaTeX, ours beside the paper's (matched by display label) with the differences.
+LaTeX, ours (with 95% intervals and n) beside the paper's (matched by display label) with the differences,
+then the paired differences between our methods and the same-invocation TTFT ratio to Full KV.
 
 ``reproduce_table2`` writes it under ``results/table2/<model>/`` and the figures under
 ``results/figures/<model>/``; both hand it summary rows (:mod:`asl.results.tables`).
@@ -11,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from asl.results.accuracy import n_text, sample_counts
 from asl.results.paper import SOURCE, paper_table2, table2_columns
+from asl.results.stats import Estimate
 from asl.results.store import atomic_write_text
 from asl.results.tables import (
     DASH,
@@ -24,7 +27,9 @@ from asl.results.tables import (
     fmt,
     groups,
     pivot,
+    ratio_rows,
 )
+from asl.results.writers import DIFF_NOTE, differences_markdown, dirty_note
 
 AVG = "avg"
 
@@ -38,6 +43,9 @@ class Line:
     ours: dict[str, float | None]  # task -> accuracy, and "avg"
     paper: dict[str, float | None] | None
     coverage: tuple[int, int]
+    estimates: dict[str, Estimate | None] | None = None  # task -> ours with its interval, and "avg"
+    n: str = ""  # scored samples per task ("12", or "5–12")
+    ttft_ratio: float | None = None  # mean over tasks of TTFT / Full KV's, same invocation only
 
     @property
     def diff(self) -> dict[str, float | None] | None:
@@ -59,6 +67,8 @@ class Table2:
     lines: list[Line]
     paper_avg_recomputed: bool  # the paper averages its 10 tasks; here over each row's tasks (if it has them)
     note: str = ""
+    differences: str = ""  # the paired-differences Markdown table
+    dirty: str = ""  # a warning when runs came from a working tree with uncommitted changes
 
     @property
     def has_paper(self) -> bool:
@@ -75,9 +85,22 @@ def setting(rows: list[Row]) -> str:
     return f"KV = {'/'.join(budgets)}" if budgets else "KV = Full"
 
 
+def ttft_ratios(rows: list[Row], labels: dict[str, str], baseline: str) -> dict[str, float]:
+    """Label -> mean over its tasks of TTFT / the baseline's TTFT, where both were timed in one invocation."""
+    sub, ratios = ratio_rows(rows, "ttft_s", baseline)
+    by_label: dict[str, list[float]] = {}
+    for r in sub:
+        by_label.setdefault(labels[r.run_hash], []).append(ratios[id(r)])
+    out = {label: sum(v) / len(v) for label, v in by_label.items()}
+    if out:  # the baseline against itself
+        out.update({labels[r.run_hash]: 1.0 for r in rows if r.method == baseline and r.invocation is not None})
+    return out
+
+
 def table2_of(
-    p: Pivot, model: str, benchmark: str, paper: dict[str, dict[str, float]], note: str = ""
-) -> Table2:
+    p: Pivot, model: str, benchmark: str, paper: dict[str, dict[str, float]], note: str = "",
+    ratios: dict[str, float] | None = None,
+) -> Table2:  # fmt: skip
     """Table 2 from a by-task pivot, with the paper's row of each label's method where it has one."""
     complete = set(p.columns) >= set(table2_columns())
     lines, recomputed_any = [], not complete
@@ -85,6 +108,7 @@ def table2_of(
         rows = p.rows[label]
         ours: dict[str, float | None] = {t: p.cells[label].get(t) for t in p.columns}
         ours[AVG] = p.average(label)
+        estimates = {**p.estimates[label], AVG: p.averages[label]} if label in p.estimates else None
         ref = paper.get(rows[0].label)
         theirs = None
         if ref is not None:
@@ -94,18 +118,28 @@ def table2_of(
             recomputed = sum(values) / len(values) if values and len(values) == len(ran) else None
             theirs[AVG] = ref.get(AVG) if complete and len(ran) == len(p.columns) else recomputed
             recomputed_any |= len(ran) < len(p.columns)
-        lines.append(Line(label, setting(rows), ours, theirs, p.coverage(label)))
+        n = n_text(sample_counts(p.scores[label])) if label in p.scores else ""
+        ratio = (ratios or {}).get(label)
+        lines.append(Line(label, setting(rows), ours, theirs, p.coverage(label), estimates, n, ratio))
     return Table2(model, benchmark, list(p.columns), lines, recomputed_any, note)
 
 
-def build_table2(rows: list[Row], model: str, note: str = "") -> list[Table2]:
+def build_table2(rows: list[Row], model: str, note: str = "", baseline: str = "fullkv") -> list[Table2]:
     """Table 2 of ``model`` for each of its benchmarks in the Table 2 layout (InfiniteBench tasks); ``note``
-    is printed under each table."""
+    is printed under each table; differences and TTFT ratios are taken to the ``baseline`` method."""
+    from asl.results.tables import row_labels
+
     paper = paper_table2(model)
     out = []
     for (m, bench), sel in groups(rows).items():
         if m == model and by_task(sel):
-            out.append(table2_of(pivot(sel, "task"), model, bench, paper, note))
+            labels = row_labels(sel)
+            p = pivot(sel, "task")
+            table = table2_of(p, model, bench, paper, note, ttft_ratios(sel, labels, baseline))
+            base = next((labels[r.run_hash] for r in sel if r.method == baseline), None)
+            table.differences = differences_markdown(p, base)
+            table.dirty = dirty_note(sel)
+            out.append(table)
     return out
 
 
@@ -122,6 +156,10 @@ def table2_csv(tables: list[Table2]) -> str:
             base = {"model": t.model, "benchmark": t.benchmark, "label": line.label, "setting": line.setting,
                     "tasks_run": line.coverage[0], "tasks_total": line.coverage[1]}  # fmt: skip
             records.append({**base, "source": "ours", **line.ours})
+            if line.estimates is not None:
+                for bound in ("lo", "hi"):
+                    values = {k: None if e is None else getattr(e, bound) for k, e in line.estimates.items()}
+                    records.append({**base, "source": f"ours_ci95_{bound}", **values})
             if line.paper is not None:
                 records.append({**base, "source": "paper", **line.paper})
                 records.append({**base, "source": "diff", **(line.diff or {})})
@@ -133,17 +171,21 @@ def _best(t: Table2) -> dict[str, float | None]:
     """Best of ours per column (rounded as printed)."""
     out: dict[str, float | None] = {}
     for col in _columns(t):
-        vals = [round(v, 2) for line in t.lines if (v := line.ours[col]) is not None]
+        vals = [round(v, 1) for line in t.lines if (v := line.ours[col]) is not None]
         out[col] = max(vals) if vals else None
     return out
 
 
 def _signed(value: float | None) -> str:
-    return DASH if value is None else f"{value:+.2f}"
+    return DASH if value is None else f"{value:+.1f}"
 
 
 def _notes(t: Table2) -> list[str]:
-    notes = ["Best of ours per column in bold."]
+    notes = [
+        "Ours: accuracy (%) with its 95% interval (Wilson for 0/1 scores, else bootstrap; Avg.: Wilson at "
+        "its effective sample size); n: scored samples per task. Best of ours per column in bold (see the paired "
+        "differences for which gaps exceed the noise)."
+    ]
     if t.has_paper:
         notes.append(f"Paper: {SOURCE}, Table 2; cells are ours / paper (ours − paper).")
         if t.paper_avg_recomputed:
@@ -155,17 +197,35 @@ def _notes(t: Table2) -> list[str]:
         notes.append(f"No paper numbers for {t.model}.")
     if t.incomplete:
         notes.append("Tasks: a run that skipped tasks averages over the tasks it ran.")
+    if any(line.ttft_ratio is not None for line in t.lines):
+        notes.append("TTFT / Full: mean over tasks, runs timed in the same invocation only (– otherwise).")
+    elif t.lines:
+        notes.append("TTFT ratios omitted: the runs were not timed in one invocation; see `make bench-efficiency`.")
     return [*notes, t.note] if t.note else notes
 
 
-def _cell(line: Line, col: str, best: float | None, bold: str, paper: str) -> str:
+def _cell(line: Line, col: str, best: float | None, bold: str, paper: str, interval: str) -> str:
     ours = line.ours[col]
-    text = fmt(ours)
-    if ours is not None and best is not None and round(ours, 2) == best:
+    text = fmt(ours, 1)
+    if ours is not None and best is not None and round(ours, 1) == best:
         text = bold.format(text)
+    est = (line.estimates or {}).get(col)
+    if est is not None:
+        text += interval.format(f"{est.lo:.1f}", f"{est.hi:.1f}")
     if line.paper is None or line.paper[col] is None:
         return text
-    return text + paper.format(fmt(line.paper[col]), _signed((line.diff or {})[col]))
+    return text + paper.format(fmt(line.paper[col], 1), _signed((line.diff or {})[col]))
+
+
+def _extra_head(t: Table2) -> list[str]:
+    timed = any(line.ttft_ratio is not None for line in t.lines)
+    return ["n", *(["TTFT / Full"] if timed else []), *(["Tasks"] if t.incomplete else [])]
+
+
+def _extra_cells(t: Table2, line: Line) -> list[str]:
+    timed = any(x.ttft_ratio is not None for x in t.lines)
+    cells = [line.n or DASH, *([fmt(line.ttft_ratio)] if timed else [])]
+    return cells + ([coverage_text(*line.coverage)] if t.incomplete else [])
 
 
 def table2_markdown(tables: list[Table2]) -> str:
@@ -173,15 +233,18 @@ def table2_markdown(tables: list[Table2]) -> str:
     out: list[str] = []
     for t in tables:
         best = _best(t)
-        head = ["Setting", "Method", *map(column_name, t.tasks), "Avg.", *(["Tasks"] if t.incomplete else [])]
+        head = ["Setting", "Method", *map(column_name, t.tasks), "Avg.", *_extra_head(t)]
         out += [f"## Table 2 ({t.model}, {t.benchmark}): InfiniteBench accuracy (%)", ""]
         out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for line in t.lines:
-            cells = [_cell(line, c, best[c], "**{}**", " / {} ({})") for c in _columns(t)]
-            if t.incomplete:
-                cells.append(coverage_text(*line.coverage))
-            out.append("| " + " | ".join([line.setting, line.label, *cells]) + " |")
+            cells = [_cell(line, c, best[c], "**{}**", " / {} ({})", " [{}, {}]") for c in _columns(t)]
+            out.append("| " + " | ".join([line.setting, line.label, *cells, *_extra_cells(t, line)]) + " |")
         out += ["", " ".join(_notes(t)), ""]
+        if t.differences:
+            out += [f"### Paired differences of the Avg. ({t.model}, {t.benchmark})", "", t.differences, "",
+                    DIFF_NOTE, ""]  # fmt: skip
+        if t.dirty:
+            out += [t.dirty, ""]
     return "\n".join(out)
 
 
@@ -197,24 +260,29 @@ def table2_latex(tables: list[Table2]) -> str:
     out = [r"% Generated by asl.results.table2; requires \usepackage{booktabs}."]
     for t in tables:
         best = _best(t)
-        head = ["Setting", "Method", *map(column_name, t.tasks), "Avg.", *(["Tasks"] if t.incomplete else [])]
+        head = ["Setting", "Method", *map(column_name, t.tasks), "Avg.", *_extra_head(t)]
         out += [r"\begin{table*}[t]", r"\centering\scriptsize", r"\setlength{\tabcolsep}{3pt}"]
         out += [r"\begin{tabular}{ll" + "r" * (len(head) - 2) + "}", r"\toprule"]
         out += [" & ".join(tex(h) for h in head) + r" \\", r"\midrule"]
         for line in t.lines:
-            cells = [_cell(line, c, best[c], r"\textbf{{{}}}", r" {{\tiny({}, {})}}") for c in _columns(t)]
-            if t.incomplete:
-                cells.append(coverage_text(*line.coverage))
-            out.append(" & ".join([tex(line.setting), tex(line.label), *cells]) + r" \\")
+            cells = [_cell(line, c, best[c], r"\textbf{{{}}}", r" {{\tiny({}, {})}}", r" {{\tiny[{}, {}]}}")
+                     for c in _columns(t)]  # fmt: skip
+            extra = [tex(c) for c in _extra_cells(t, line)]
+            out.append(" & ".join([tex(line.setting), tex(line.label), *cells, *extra]) + r" \\")
         caption = f"InfiniteBench accuracy (%), {t.model}, {t.benchmark}. " + " ".join(_notes(t))
+        if t.dirty:
+            caption += " " + t.dirty.replace("**", "")
         out += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{tex(caption)}}}", r"\end{table*}"]
     return "\n".join(out) + "\n"
 
 
-def write_table2(rows: list[Row], model: str, out_dir: str | Path, note: str = "") -> list[Path]:
-    """Write ``table2.csv``, ``table2.md`` and ``table2.tex`` for ``model`` under ``out_dir``; nothing (an
-    empty list) when ``rows`` hold no InfiniteBench results of that model."""
-    tables = build_table2(rows, model, note)
+def write_table2(
+    rows: list[Row], model: str, out_dir: str | Path, note: str = "", baseline: str = "fullkv"
+) -> list[Path]:
+    """Write ``table2.csv``, ``table2.md`` and ``table2.tex`` for ``model`` under ``out_dir`` (files whose
+    content is unchanged are left untouched); nothing (an empty list) when ``rows`` hold no InfiniteBench
+    results of that model."""
+    tables = build_table2(rows, model, note, baseline)
     if not tables:
         return []
     out_dir = Path(out_dir)

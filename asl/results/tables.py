@@ -1,9 +1,10 @@
-"""Tables from run summaries alone (no model): summary rows, ``summary.csv`` and ``tables.md``.
+"""Tables from run directories alone (no model): summary rows, pivots, ``summary.csv`` and ``tables.md``.
 
-``metrics.json`` (:class:`RunSummary` cells, read through :mod:`asl.results.reader`) is the only source.
-Every row is labelled and ordered by its method object rebuilt from the recorded config
-(:meth:`PruningMethod.display`); rows of one method that differ in a hyper-parameter (or seed) get it
-appended to the label, and a run that skipped tasks says so ("n of N tasks").
+Rows are the cells of each run's ``metrics.json`` (:class:`RunSummary`, read through
+:mod:`asl.results.reader`); accuracy cells carry their 95% interval and n, computed from the runs'
+records (:mod:`asl.results.accuracy`). Every row is labelled and ordered by its method object rebuilt from
+the recorded config (:meth:`PruningMethod.display`); rows of one method that differ in a hyper-parameter
+(or seed) get it appended to the label, and a run that skipped tasks says so ("n of N tasks").
 """
 
 from __future__ import annotations
@@ -15,20 +16,21 @@ import json
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from statistics import fmean
 from typing import Any
 
 from asl.methods.base import Display
+from asl.results.accuracy import LabelScores, average_estimate, cell_estimate, gather
 from asl.results.paper import table2_columns
-from asl.results.reader import RunResult, load_runs
+from asl.results.reader import RunResult
 from asl.results.schema import CellSummary, RunSummary
-from asl.results.store import atomic_write_text
+from asl.results.stats import Estimate
 from asl.results.variants import method_params, params_key, value_key, variant_label, varying_keys
 
 CELL_FIELDS = [f.name for f in dataclasses.fields(CellSummary)]
 IDENTITY = ["model", "benchmark", "family", "label", "variant", "method", "seed"]
-COLUMNS = [*IDENTITY, *CELL_FIELDS, "tasks_run", "tasks_total", "run_hash", "run_dir", "method_config"]
+COLUMNS = [*IDENTITY, *CELL_FIELDS, "tasks_run", "tasks_total", "invocation_id", "run_hash", "run_dir",
+           "method_config"]  # fmt: skip
 DASH = "–"
 
 
@@ -52,6 +54,8 @@ class Row:
     cell: CellSummary
     tasks_run: int
     tasks_total: int
+    invocation: str | None = None  # the invocation that timed every sample of the run (None: several)
+    run: RunResult | None = field(default=None, repr=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -94,8 +98,8 @@ def coverage_text(ran: int, total: int) -> str:
 
 
 def unique_settings(runs: Iterable[RunResult]) -> list[RunResult]:
-    """One run per (model, benchmark, method config, seed): the one with most samples (runs that differ
-    only in other benchmark settings would otherwise share a table row)."""
+    """One run per (model, benchmark, method config, seed): the one with most samples, with a warning
+    (runs that differ only in other benchmark settings, e.g. num_samples, would otherwise share a row)."""
     best: dict[str, RunResult] = {}
     for run in runs:
         s = run.summary
@@ -103,7 +107,8 @@ def unique_settings(runs: Iterable[RunResult]) -> list[RunResult]:
         old = best.get(key)
         if old is not None:
             keep, drop = (old, run) if old.summary.overall.n >= s.overall.n else (run, old)
-            _warn(f"{drop.run_dir} and {keep.run_dir} share a table row; {keep.run_dir} kept")
+            _warn(f"{drop.run_dir} (n={drop.summary.overall.n}) and {keep.run_dir} (n={keep.summary.overall.n}) "
+                  f"share a table row; only {keep.run_dir} is shown (runs of different n are never merged)")  # fmt: skip
             run = keep
         best[key] = run
     return list(best.values())
@@ -115,7 +120,7 @@ def run_rows(run: RunResult, display: Display) -> list[Row]:
     ran, total = task_coverage(s)
     return [
         Row(s.model, s.benchmark, s.family, str(s.method.get("name", "")), display, dict(s.method), s.seed,
-            s.run_hash, str(run.run_dir), cell, ran, total)
+            s.run_hash, str(run.run_dir), cell, ran, total, s.invocation_id, run)
         for cell in s.cells
     ]  # fmt: skip
 
@@ -174,15 +179,22 @@ def task_order(tasks: Iterable[str]) -> list[str]:
 
 @dataclass
 class Pivot:
-    """Labels x columns (tasks or context lengths) of mean values, with each label's rows."""
+    """Labels x columns (tasks or context lengths) with each label's rows; accuracy pivots hold estimates
+    (value, 95% interval, n) per cell and for the Avg., other pivots plain means."""
 
     labels: list[str]
     columns: list[Any]
     cells: dict[str, dict[Any, float | None]]
     rows: dict[str, list[Row]]
+    estimates: dict[str, dict[Any, Estimate | None]] = field(default_factory=dict)
+    averages: dict[str, Estimate | None] = field(default_factory=dict)
+    scores: dict[str, LabelScores] = field(default_factory=dict)
 
     def average(self, label: str) -> float | None:
-        """Unweighted mean over the label's columns."""
+        """The Avg.: the mean over the label's columns (equal weights)."""
+        if label in self.averages:
+            est = self.averages[label]
+            return None if est is None else est.value
         return _mean(self.cells[label].get(c) for c in self.columns)
 
     def coverage(self, label: str) -> tuple[int, int]:
@@ -194,19 +206,29 @@ class Pivot:
         return any(ran < total for ran, total in map(self.coverage, self.labels))
 
 
-def pivot(rows: list[Row], column: str, value: Callable[[Row], float | None] = lambda r: r.accuracy) -> Pivot:
-    """Mean ``value`` per (label, ``column``) over ``rows`` (one model and benchmark), labels in row order."""
+def pivot(rows: list[Row], column: str, value: Callable[[Row], float | None] | None = None) -> Pivot:
+    """Per (label, ``column``) over ``rows`` (one model and benchmark), labels in row order: accuracy
+    estimates from the runs' records (default), or the mean of ``value`` over the rows."""
     labels = row_labels(rows)
     found: dict[str, dict[Any, list[float | None]]] = {}
     members: dict[str, list[Row]] = {}
     for row in rows:
         label = labels[row.run_hash]
-        found.setdefault(label, {}).setdefault(getattr(row, column), []).append(value(row))
+        got = value(row) if value is not None else row.accuracy
+        found.setdefault(label, {}).setdefault(getattr(row, column), []).append(got)
         members.setdefault(label, []).append(row)
     cols = {c for cells in found.values() for c in cells}
     columns = task_order(cols) if column == "task" else sorted(cols, key=value_key)
     cells = {label: {c: _mean(v) for c, v in got.items()} for label, got in found.items()}
-    return Pivot(list(found), columns, cells, members)
+    out = Pivot(list(found), columns, cells, members)
+    if value is None and all(r.run is not None for r in rows):
+        for label in out.labels:
+            scores = out.scores[label] = gather(members[label], column)
+            out.estimates[label] = {c: cell_estimate(scores.columns[c]) if c in scores.columns else None
+                                    for c in columns}  # fmt: skip
+            out.averages[label] = average_estimate(scores, columns)
+            out.cells[label] = {c: None if e is None else e.value for c, e in out.estimates[label].items()}
+    return out
 
 
 def fmt(value: float | None, digits: int = 2) -> str:
@@ -219,31 +241,21 @@ def column_name(column: Any) -> str:
     return str(table2_columns().get(column, column))
 
 
-def markdown_table(p: Pivot, digits: int = 2) -> str:
-    """A Markdown table with an unweighted ``Avg.`` column, and ``Tasks`` when a run skipped some."""
-    extra = p.incomplete()
-    head = ["Method", *map(column_name, p.columns), "Avg.", *(["Tasks"] if extra else [])]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for label in p.labels:
-        cells = [fmt(p.cells[label].get(c), digits) for c in p.columns] + [fmt(p.average(label), digits)]
-        if extra:
-            cells.append(coverage_text(*p.coverage(label)))
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def ratio_rows(rows: list[Row], field: str, baseline: str) -> tuple[list[Row], dict[int, float]]:
     """Rows other than the ``baseline`` method's with a ratio of ``field`` to the baseline at the same
-    model, benchmark, task and length; returns them and ``id(row) -> ratio``."""
+    model, benchmark, task and length, timed in the same invocation (timings of separate invocations do
+    not compare: load, thermal state and warm caches differ); returns them and ``id(row) -> ratio``."""
     base: dict[tuple, list[float]] = {}
+
+    def key(r: Row) -> tuple:
+        return (r.model, r.benchmark, r.task, r.context_length, r.invocation)
+
     for r in rows:
-        if r.method == baseline and getattr(r.cell, field) is not None:
-            base.setdefault((r.model, r.benchmark, r.task, r.context_length), []).append(
-                getattr(r.cell, field)
-            )
+        if r.method == baseline and r.invocation is not None and getattr(r.cell, field) is not None:
+            base.setdefault(key(r), []).append(getattr(r.cell, field))
     out, ratios = [], {}
     for r in rows:
-        ref = _mean(base.get((r.model, r.benchmark, r.task, r.context_length), []))
+        ref = _mean(base.get(key(r), [])) if r.invocation is not None else None
         mine = getattr(r.cell, field)
         if r.method != baseline and ref and mine is not None:
             out.append(r)
@@ -259,24 +271,6 @@ def groups(rows: list[Row]) -> dict[tuple[str, str], list[Row]]:
     return out
 
 
-def tables_markdown(rows: list[Row], baseline: str) -> str:
-    """Accuracy per model and benchmark (Table 2 layout, else by context length) and TTFT/TPOT ratios."""
-    out: list[str] = []
-    for (model, bench), sel in groups(rows).items():
-        column = "task" if by_task(sel) else "context_length"
-        title = (
-            "accuracy, Table 2 layout" if column == "task" else "accuracy (mean over tasks) by context length"
-        )
-        out += [f"## {model} / {bench}: {title}", "", markdown_table(pivot(sel, column)), ""]
-        base_label = next((r.label for r in sel if r.method == baseline), baseline)
-        for field_name in ("ttft_s", "tpot_s"):
-            sub, ratios = ratio_rows(sel, field_name, baseline)
-            if sub:
-                head = f"## {model} / {bench}: {field_name.split('_')[0].upper()} ratio to {base_label}"
-                out += [head, "", markdown_table(pivot(sub, column, lambda r, got=ratios: got[id(r)])), ""]
-    return "\n".join(out)
-
-
 def csv_text(records: Iterable[dict[str, Any]], columns: list[str]) -> str:
     """CSV text of dict records (missing keys empty)."""
     buf = io.StringIO()
@@ -284,31 +278,3 @@ def csv_text(records: Iterable[dict[str, Any]], columns: list[str]) -> str:
     writer.writeheader()
     writer.writerows(records)
     return buf.getvalue()
-
-
-def summary_csv(rows: list[Row]) -> str:
-    """``summary.csv``: one line per row, its label, the varying parameters and the resolved config."""
-    records = []
-    for sel in groups(rows).values():
-        labels = row_labels(sel)
-        for r in sel:
-            ident = {"model": r.model, "benchmark": r.benchmark, "family": r.family, "label": r.label,
-                     "variant": labels[r.run_hash][len(r.label):].strip(), "method": r.method, "seed": r.seed}  # fmt: skip
-            records.append({**ident, **dataclasses.asdict(r.cell), "tasks_run": r.tasks_run,
-                            "tasks_total": r.tasks_total, "run_hash": r.run_hash, "run_dir": r.run_dir,
-                            "method_config": json.dumps(r.config, sort_keys=True)})  # fmt: skip
-    return csv_text(records, COLUMNS)
-
-
-def write_tables(results_dir: str | Path, baseline: str) -> tuple[Path, Path, str]:
-    """Write ``summary.csv`` and ``tables.md`` under ``results_dir`` from its runs; returns the paths and the
-    Markdown (ValueError when there is no readable run)."""
-    results_dir = Path(results_dir)
-    rows = summary_rows(load_runs(results_dir))
-    if not rows:
-        raise ValueError(f"no readable run (metrics.json) under {results_dir}")
-    csv_path, md_path = results_dir / "summary.csv", results_dir / "tables.md"
-    md = tables_markdown(rows, baseline)
-    atomic_write_text(csv_path, summary_csv(rows))
-    atomic_write_text(md_path, md + "\n")
-    return csv_path, md_path, md

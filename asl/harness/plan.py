@@ -1,0 +1,122 @@
+"""``scripts/run.py dry_run=true``: what a run would do, without loading the model or building prompts.
+
+The sample count and prompt lengths come from the benchmark node; the time is a rough estimate from the
+cost model (:mod:`asl.cost_model`, the method's own ``prefill_flops``) at the rates of ``cfg.plan``, with
+no selection assumed (an upper bound for methods that select adaptively).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from asl.cost_model import ArchSpec
+from asl.harness.config import (
+    context_lengths,
+    effective_method,
+    identity,
+    resolve_run_method,
+    run_dir_for,
+    to_plain,
+)
+from asl.harness.rundir import choose_run_dir
+from asl.harness.validation import validate_run
+from asl.models.registry import ModelSpec
+
+DEFAULT_NEW_TOKENS = 32  # the runner's default when an example names no budget
+
+
+def arch_of(spec: ModelSpec) -> ArchSpec | None:
+    """The model's shape from its random config, cached checkpoint or cached HF config (None if unknown)."""
+    try:
+        if spec.source == "tiny":
+            return ArchSpec.from_config(dict(spec.random_config))
+        if spec.source == "embedded":
+            from asl.models.embedded import checkpoint_dir
+
+            path = checkpoint_dir(spec) / "config.json"
+            return ArchSpec.from_config(json.loads(path.read_text())) if path.is_file() else None
+        from transformers import AutoConfig
+
+        return ArchSpec.from_config(AutoConfig.from_pretrained(spec.path, local_files_only=True))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def _device(cfg: DictConfig) -> str:
+    device = cfg.get("device")
+    if device is None:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return "cuda" if str(device).startswith("cuda") else "cpu"
+
+
+def sample_count(bench: dict[str, Any]) -> tuple[int, list[str], list[int]]:
+    """(samples, tasks, context lengths) a benchmark node asks for (NIAH: every depth at every length)."""
+    tasks = bench.get("tasks") or []
+    tasks = [str(t) for t in (tasks if isinstance(tasks, list) else [tasks])]
+    lengths = context_lengths(bench)
+    depths = bench.get("depths") or [None]
+    n = len(tasks) * max(1, len(lengths)) * int(bench.get("num_samples") or 1) * len(depths)
+    return n, tasks, lengths
+
+
+def _new_tokens(bench: dict[str, Any], task: str) -> int:
+    budget = bench.get("max_new_tokens")
+    if isinstance(budget, dict):
+        value = budget.get(task.split("/")[-1])
+        return int(value) if value else DEFAULT_NEW_TOKENS
+    return int(budget) if budget else DEFAULT_NEW_TOKENS
+
+
+def _done(run_dir: Path) -> int:
+    path = run_dir / "predictions.jsonl"
+    return sum(1 for line in path.read_text().splitlines() if line.strip()) if path.is_file() else 0
+
+
+def plan_text(cfg: DictConfig, cli_keys: set[str] | None = None) -> str:
+    """The plan of one run (HarnessError for an invalid config, as a real run would raise)."""
+    validate_run(cfg)
+    spec, method = resolve_run_method(cfg, cli_keys)
+    ident = identity(cfg, method.to_config())
+    run_dir = choose_run_dir(run_dir_for(cfg.results_dir, ident), bool(cfg.run.get("force", False)))
+    bench = dict(to_plain(cfg.benchmark))
+    n, tasks, lengths = sample_count(bench)
+    per_task = n // max(1, len(tasks))
+    params = {
+        k: v for k, v in method.to_dict().items() if k != "name" and k in effective_method(cfg, cli_keys)
+    }
+    lines = [
+        f"plan: {method.label} on {spec.name} / {bench.get('name')} -> {run_dir} ({_done(run_dir)} of {n} samples done)",
+        f"  method {method.name}: " + ", ".join(f"{k}={v}" for k, v in params.items()),
+        f"  samples: {n} = {len(tasks)} task(s) x {per_task} ({', '.join(tasks)})",
+        f"  prompt lengths: ~{', '.join(map(str, lengths)) or 'as the tasks define'} tokens",
+    ]
+    lines.append("  " + time_estimate(cfg, spec, method, bench, tasks, lengths, per_task))
+    return "\n".join(lines)
+
+
+def time_estimate(cfg: DictConfig, spec: ModelSpec, method: Any, bench: dict[str, Any], tasks: list[str],
+                  lengths: list[int], per_task: int) -> str:  # fmt: skip
+    """``estimated time: ~3.2 min on cpu (...)`` or why there is none."""
+    arch = arch_of(spec)
+    if arch is None or not lengths:
+        return "estimated time: unknown (model shape not cached, or no context length)"
+    device = _device(cfg)
+    plan = cfg.get("plan") or {}
+    rate = float(plan.get(f"{device}_flops_per_s", 1e11))
+    per_token = float((plan.get("seconds_per_token") or {}).get(device, 0.05))
+    seconds = flops = 0.0
+    for task in tasks:
+        for length in lengths:
+            prefill = method.prefill_flops(arch, length, None)
+            flops += prefill
+            seconds += (prefill / rate + _new_tokens(bench, task) * per_token) * per_task / len(lengths)
+    return (
+        f"estimated time: ~{seconds / 60:.1f} min on {device} (rough: {flops / len(tasks) / len(lengths) / 1e12:.2f} "
+        f"TFLOP per prefill at {rate:.1e} FLOP/s plus {per_token} s per new token; no selection assumed)"
+    )
