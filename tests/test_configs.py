@@ -33,7 +33,7 @@ def test_tau_sweep_grid_and_embedded_suite():
     params = cfg.hydra.sweeper.params
     assert params["++method_overrides.tau"] == "0.3,0.5,0.7,1.0"  # the README's tau sweep
     assert params["method"] == "fullkv,asl,asl_fullbefore"  # Full KV: the shared reference run
-    assert cfg.method_overrides.kv_budget == 256 and cfg.run.wait_for_lock
+    assert cfg.model.method_defaults.kv_budget == 256 and cfg.run.wait_for_lock  # the model's budget, once
     table2 = compose_cfg("experiment=table2_embedded", "model=smollm2_135m")
     # the same suite, sample count and budget as Table 2: its tau = 0.3 runs are the sweep's
     assert table2.benchmark == cfg.benchmark and table2.method_overrides == cfg.method_overrides
