@@ -160,7 +160,9 @@ def test_skipped_tasks_and_data_provenance_are_recorded(tmp_path):
 
     fb = Skipping()
     backend = fb.backend()
-    backend.describe_run = lambda bench, examples, skipped: {"coverage": {"label": f"1 of {1 + len(skipped)} tasks"}}
+    backend.describe_run = lambda bench, examples, skipped: {
+        "coverage": {"label": f"1 of {1 + len(skipped)} tasks"}
+    }
     run_dir = run(make_cfg(f"results_dir={tmp_path}", "benchmark.tasks=[passkey]"), backend)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["skipped_tasks"] == [
