@@ -12,20 +12,13 @@ import pytest
 from eval.errors import BenchmarkError
 from eval.infinitebench import synthetic as ib_synth
 from eval.infinitebench.synthetic_math import FIND_KINDS
+from eval.infinitebench.tasks import SYNTHETIC_TASKS, VARIANTS
 from eval.niah import BUFFER, generate_grid
 from eval.prompts import build_prompt_ids, count_prompt_tokens
 from eval.ruler import tasks as ruler_tasks
 from eval.scoring import score
 
-IB_TASKS = [
-    "passkey",
-    "number_string",
-    "kv_retrieval",
-    "kv_retrieval_short",
-    "math_find",
-    "code_run",
-    "math_calc",
-]
+IB_TASKS = [*SYNTHETIC_TASKS, *VARIANTS]  # every generated InfiniteBench task
 RULER_SYNTHETIC = [t for t in ruler_tasks.TASKS if t not in ruler_tasks.REAL_DATA_TASKS]
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from eval.errors import BenchmarkError, PoolExhaustedError
 from eval.infinitebench import synthetic as ib_synth
+from eval.infinitebench.tasks import SYNTHETIC_TASKS, VARIANTS
 from eval.niah import generate_grid
 from eval.ruler import aggregation
 from eval.ruler import tasks as ruler_tasks
@@ -16,15 +17,7 @@ from eval.sizing import MAX_CALLS, fit_units
 
 FIXTURES = Path(__file__).parent / "fixtures" / "eval"
 BIG = 131072
-IB_TASKS = [
-    "passkey",
-    "number_string",
-    "kv_retrieval",
-    "kv_retrieval_short",
-    "math_find",
-    "code_run",
-    "math_calc",
-]
+IB_TASKS = [*SYNTHETIC_TASKS, *VARIANTS]  # every generated InfiniteBench task
 
 
 @pytest.fixture(scope="module")
