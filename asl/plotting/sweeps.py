@@ -161,7 +161,9 @@ def plot_budget(rows: list[Row], model: str, out_dir: Path, baseline: str) -> li
     """Accuracy (task mean) vs KV budget per method, one figure per benchmark with a budget sweep."""
     written: list[Path] = []
     for sw in sweeps(rows, "kv_budget", baseline):
-        fig, ax = plt.subplots(figsize=(COLUMN_W, 2.7), layout="constrained")
+        # many methods: a wider figure, so neither the legend below nor the title is clipped
+        wide = len(sw.series) > 4
+        fig, ax = plt.subplots(figsize=(PAGE_W * 0.7 if wide else COLUMN_W, 2.7), layout="constrained")
         budgets: set[float] = set()
         for d in in_order(sw.displays[label] for label in sw.series):
             points = sw.series[d.label]

@@ -33,6 +33,9 @@ class RunResult:
     run_dir: Path
     summary: RunSummary
     _records: list[SampleRecord] | None = field(default=None, repr=False)
+    # other directories of the same configuration that de-duplication dropped: their scores are not
+    # counted again, but their timings still pair with the baseline timed in their own invocation
+    copies: list[RunResult] = field(default_factory=list, repr=False)
 
     def records(self) -> list[SampleRecord]:
         """The per-sample records (read once)."""
@@ -113,7 +116,8 @@ def _preference(run: RunResult) -> tuple:
 
 
 def load_runs(results_dir: str | Path) -> list[RunResult]:
-    """Every readable run under ``results_dir``, one per config hash (see :func:`_preference`)."""
+    """Every readable run under ``results_dir``, one per config hash (see :func:`_preference`); the
+    directories it supersedes are kept on it as ``copies`` (for their timings only)."""
     best: dict[str, RunResult] = {}
     for run_dir in find_run_dirs(results_dir):
         try:
@@ -123,6 +127,11 @@ def load_runs(results_dir: str | Path) -> list[RunResult]:
             continue
         key = run.summary.run_hash
         old = best.get(key)
-        if old is None or _preference(run) > _preference(old):
+        if old is None:
             best[key] = run
+            continue
+        keep, drop = (run, old) if _preference(run) > _preference(old) else (old, run)
+        keep.copies += [drop, *drop.copies]
+        drop.copies = []
+        best[key] = keep
     return sorted(best.values(), key=lambda r: str(r.run_dir))

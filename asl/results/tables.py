@@ -84,6 +84,18 @@ class Row:
         """The method's KV budget (None for methods without one)."""
         return self.config.get("kv_budget")
 
+    def timings(self) -> list[tuple[str | None, CellSummary]]:
+        """(invocation, cell) of this row's cell in its run and in every copy of the run (the same
+        configuration run again elsewhere, e.g. by another experiment sharing it)."""
+        if self.run is None:
+            return [(self.invocation, self.cell)]
+        out = [(self.invocation, self.cell)]
+        for copy in self.run.copies:
+            s = copy.summary
+            out += [(s.invocation_id, c) for c in s.cells
+                    if (c.task, c.context_length) == (self.task, self.context_length)]  # fmt: skip
+        return out
+
 
 def task_coverage(summary: RunSummary) -> tuple[int, int]:
     """(tasks run, tasks run + tasks skipped) of a run."""
@@ -244,22 +256,31 @@ def column_name(column: Any) -> str:
 def ratio_rows(rows: list[Row], field: str, baseline: str) -> tuple[list[Row], dict[int, float]]:
     """Rows other than the ``baseline`` method's with a ratio of ``field`` to the baseline at the same
     model, benchmark, task and length, timed in the same invocation (timings of separate invocations do
-    not compare: load, thermal state and warm caches differ); returns them and ``id(row) -> ratio``."""
+    not compare: load, thermal state and warm caches differ); a configuration run in several invocations
+    (its run's ``copies``) gets the mean of its per-invocation ratios. Returns the rows and
+    ``id(row) -> ratio``."""
     base: dict[tuple, list[float]] = {}
 
-    def key(r: Row) -> tuple:
-        return (r.model, r.benchmark, r.task, r.context_length, r.invocation)
+    def key(r: Row, invocation: str | None) -> tuple:
+        return (r.model, r.benchmark, r.task, r.context_length, invocation)
 
     for r in rows:
-        if r.method == baseline and r.invocation is not None and getattr(r.cell, field) is not None:
-            base.setdefault(key(r), []).append(getattr(r.cell, field))
+        if r.method == baseline:
+            for invocation, cell in r.timings():
+                if invocation is not None and getattr(cell, field) is not None:
+                    base.setdefault(key(r, invocation), []).append(getattr(cell, field))
     out, ratios = [], {}
     for r in rows:
-        ref = _mean(base.get(key(r), [])) if r.invocation is not None else None
-        mine = getattr(r.cell, field)
-        if r.method != baseline and ref and mine is not None:
+        if r.method == baseline:
+            continue
+        mine = []
+        for invocation, cell in r.timings():
+            ref = _mean(base.get(key(r, invocation), [])) if invocation is not None else None
+            if ref and getattr(cell, field) is not None:
+                mine.append(getattr(cell, field) / ref)
+        if mine:
             out.append(r)
-            ratios[id(r)] = mine / ref
+            ratios[id(r)] = sum(mine) / len(mine)
     return out, ratios
 
 
