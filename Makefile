@@ -77,9 +77,11 @@ sweep-budget: setup
 
 ruler: setup
 	HF_HUB_OFFLINE=1 $(PY) scripts/run.py -m experiment=ruler model=$(MODEL) $(RULER_BENCH) $(ARGS)
+	$(PY) scripts/make_tables.py results_dir=results/ruler
 
 niah: setup
 	HF_HUB_OFFLINE=1 $(PY) scripts/run.py -m experiment=niah model=$(MODEL) $(NIAH_BENCH) $(ARGS)
+	$(PY) scripts/make_tables.py results_dir=results/niah
 
 plots: setup
 	$(PY) scripts/plot.py results_dir=results
