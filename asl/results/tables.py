@@ -87,10 +87,8 @@ class Row:
     def timings(self) -> list[tuple[str | None, CellSummary]]:
         """(invocation, cell) of this row's cell in its run and in every copy of the run (the same
         configuration run again elsewhere, e.g. by another experiment sharing it)."""
-        if self.run is None:
-            return [(self.invocation, self.cell)]
         out = [(self.invocation, self.cell)]
-        for copy in self.run.copies:
+        for copy in self.run.copies if self.run is not None else []:
             s = copy.summary
             out += [(s.invocation_id, c) for c in s.cells
                     if (c.task, c.context_length) == (self.task, self.context_length)]  # fmt: skip
@@ -280,7 +278,7 @@ def ratio_rows(rows: list[Row], field: str, baseline: str) -> tuple[list[Row], d
                 mine.append(getattr(cell, field) / ref)
         if mine:
             out.append(r)
-            ratios[id(r)] = sum(mine) / len(mine)
+            ratios[id(r)] = _mean(mine)
     return out, ratios
 
 
