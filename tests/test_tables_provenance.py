@@ -89,7 +89,7 @@ def test_shared_runs_keep_the_timings_of_every_invocation(runs: Path) -> None:
         sweep / full.name, ttft_scale=2.0, invocation_id="sweep"
     )  # the sweep's machine was twice as slow
     shared, own = sweep / "asl-7dbf2752df", next(p for p in sweep.glob("asl-*") if p.name != "asl-7dbf2752df")
-    _edit_records(shared, ttft_scale=2.0, invocation_id="sweep")
+    _edit_records(shared, ttft_scale=3.0, invocation_id="sweep")  # its ratio there: 1.5x Table 2's
     _edit_records(own, ttft_scale=2.0, invocation_id="sweep")
 
     rows = summary_rows(load_runs(runs))
@@ -104,8 +104,9 @@ def test_shared_runs_keep_the_timings_of_every_invocation(runs: Path) -> None:
     full_row, shared_row, own_row = cell["fullkv-8cada7b725"], cell["asl-7dbf2752df"], cell[own.name]
     assert "table2" in full_row.run_dir and "table2" in shared_row.run_dir and "tau_sweep" in own_row.run_dir
     sub, ratios = ratio_rows(rows, "ttft_s", "fullkv")
-    # each invocation's ratio is the same (both timings doubled), so the mean of the two is that ratio
-    assert ratios[id(shared_row)] == pytest.approx(shared_row.cell.ttft_s / full_row.cell.ttft_s)
+    # the shared run: the mean of its ratio in Table 2's invocation (r) and in the sweep's (3/2 r)
+    in_table2 = shared_row.cell.ttft_s / full_row.cell.ttft_s
+    assert ratios[id(shared_row)] == pytest.approx((in_table2 + 1.5 * in_table2) / 2)
     # the sweep-only run pairs with the sweep's own Full KV (twice as slow), not with Table 2's
     assert own_row in sub and ratios[id(own_row)] == pytest.approx(
         own_row.cell.ttft_s / (2 * full_row.cell.ttft_s)

@@ -273,7 +273,7 @@ def ratio_rows(rows: list[Row], field: str, baseline: str) -> tuple[list[Row], d
             continue
         mine = []
         for invocation, cell in r.timings():
-            ref = _mean(base.get(key(r, invocation), [])) if invocation is not None else None
+            ref = _mean(base.get(key(r, invocation), []))  # no baseline is keyed by a None invocation
             if ref and getattr(cell, field) is not None:
                 mine.append(getattr(cell, field) / ref)
         if mine:
