@@ -16,19 +16,25 @@ def window_attention_histogram(
 ) -> torch.Tensor:
     """Past-only attention histogram of the last ``window`` queries (§0.3 steps 1-4).
 
-    Logits are ``q·k * scaling`` with a causal mask only inside the bottom-right window block, softmax over
-    all keys in fp32, summed over the window queries, window columns dropped. Returns [H_q, T - window].
+    ``query`` holds the layer's *last* queries ([1, H_q, Tq, d], Tq >= window: the engine passes the last
+    prefill chunk's), ``key`` all T keys. Logits are ``q·k * scaling`` with a causal mask only inside the
+    bottom-right window block, softmax over all keys in fp32, summed over the window queries, window
+    columns dropped. Computed one KV head at a time, so the fp32 temporaries are G·w·T, not H_q·w·T.
+    Returns [H_q, T - window].
     """
-    _, num_q_heads, length, head_dim = query.shape
-    num_kv_heads = key.shape[1]
+    _, num_q_heads, tail, head_dim = query.shape
+    num_kv_heads, length = key.shape[1], key.shape[2]
     group = num_q_heads // num_kv_heads
-    q_window = query[0, :, length - window :, :].reshape(num_kv_heads, group * window, head_dim)
-    logits = torch.matmul(q_window, key[0].transpose(-1, -2)).float().mul_(scaling)  # [H_kv, G*w, T]
-    logits = logits.view(num_kv_heads, group, window, length)
+    q_window = query[0, :, tail - window :, :].reshape(num_kv_heads, group * window, head_dim)
     future = torch.triu(torch.ones(window, window, dtype=torch.bool, device=query.device), diagonal=1)
-    logits[..., length - window :].masked_fill_(future, float("-inf"))
-    probs = torch.softmax(logits, dim=-1)
-    return probs[..., : length - window].sum(dim=2).reshape(num_q_heads, length - window)
+    out = torch.empty(num_kv_heads, group, length - window, dtype=torch.float32, device=query.device)
+    for head in range(num_kv_heads):
+        logits = torch.matmul(q_window[head], key[0, head].transpose(-1, -2)).float().mul_(scaling)
+        logits = logits.view(group, window, length)  # [G, w, T]
+        logits[..., length - window :].masked_fill_(future, float("-inf"))
+        out[head] = torch.softmax(logits, dim=-1)[..., : length - window].sum(dim=1)
+        del logits
+    return out.view(num_q_heads, length - window)
 
 
 def avg_pool_scores(scores: torch.Tensor, kernel: int) -> torch.Tensor:
@@ -90,11 +96,12 @@ def gather_kv(states: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
 def select_by_ranks(ranks: torch.Tensor, num_keep: int, window: int) -> torch.Tensor:
     """Propagation set: the ``num_keep - window`` best-ranked prefix tokens plus the window, ascending.
 
-    ``ranks`` ranks the prefix (length n = T - window); all prefix tokens are kept when n is small enough.
+    ``ranks`` ranks the prefix (length n = T - window, a permutation of 1..n); all prefix tokens are kept
+    when n is small enough. The positions of ranks 1..m, sorted: a set of static size (no ``nonzero``).
     """
     prefix = ranks.shape[0]
     m = min(num_keep - window, prefix)
-    chosen = torch.nonzero(ranks <= m, as_tuple=False).flatten()
+    chosen = torch.sort(torch.argsort(ranks, stable=True)[:m]).values
     tail = torch.arange(prefix, prefix + window, device=ranks.device)
     return torch.cat([chosen, tail])
 
@@ -114,7 +121,7 @@ def relative_rank_variance_numerator(rank_history: torch.Tensor, num_candidates:
 def gemfilter_scores(query: torch.Tensor, key: torch.Tensor, pool_kernel: int) -> torch.Tensor:
     """GemFilter token scores (§3): last-token query · all keys, no scaling, no softmax, summed over all
     query heads, then avg-pooled. Returns [T]."""
-    _, num_q_heads, length, head_dim = query.shape
+    num_q_heads, head_dim = query.shape[1], query.shape[3]
     num_kv_heads = key.shape[1]
     q_last = query[0, :, -1, :].reshape(num_kv_heads, num_q_heads // num_kv_heads, head_dim)
     dots = torch.matmul(q_last, key[0].transpose(-1, -2)).float()  # [H_kv, G, T]

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
+from torch.nn.attention.bias import causal_lower_right
 from transformers import AttentionInterface, PreTrainedModel
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
@@ -41,8 +42,23 @@ class AttentionRequest(Protocol):
 def sdpa_kernel(
     query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, causal: bool, scaling: float
 ) -> torch.Tensor:
-    """GQA-native SDPA ([1, H, T, d] in, [1, T, H, d] out); causal in index order when ``causal``."""
-    out = F.scaled_dot_product_attention(query, key, value, is_causal=causal, scale=scaling, enable_gqa=True)
+    """GQA-native SDPA ([1, H, Tq, d] x [1, Hkv, Tk, d] in, [1, Tq, H, d] out).
+
+    ``causal`` aligns the mask bottom-right, as FlashAttention >= 2.1 does: query i of Tq <= Tk sees keys
+    0..Tk-Tq+i (the chunked prefill's query chunk [s, e) against keys 0..e-1). A square call is plain
+    causal; a non-square one uses PyTorch's lower-right causal bias (no mask materialised on CUDA).
+    """
+    q_len, k_len = query.shape[2], key.shape[2]
+    if causal and q_len != k_len:
+        if q_len > k_len:
+            raise ValueError(f"causal attention with more queries ({q_len}) than keys ({k_len})")
+        out = F.scaled_dot_product_attention(
+            query, key, value, attn_mask=causal_lower_right(q_len, k_len), scale=scaling, enable_gqa=True
+        )
+    else:
+        out = F.scaled_dot_product_attention(
+            query, key, value, is_causal=causal, scale=scaling, enable_gqa=True
+        )
     return out.transpose(1, 2)
 
 

@@ -19,8 +19,10 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-#: tokens per MLP chunk (Llama-3.1-8B bf16: 3 x 8192 x 14336 x 2 B = 0.7 GB of intermediates)
-DEFAULT_MLP_CHUNK = 8192
+from asl.engine.chunked_layer import DEFAULT_PREFILL_CHUNK
+
+#: tokens per prefill chunk (attention queries and MLP; see ``asl.engine.chunked_layer``)
+DEFAULT_MLP_CHUNK = DEFAULT_PREFILL_CHUNK
 
 
 class TokenChunked(nn.Module):

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 from transformers import PreTrainedModel
 
-from asl.engine.attention import engine_attention_enabled, kernel_for
+from asl.engine.attention import Kernel, engine_attention_enabled, kernel_for
 from asl.engine.cache import PrunedKVCache
+from asl.engine.chunked_layer import LayerScratch
 from asl.engine.chunking import DEFAULT_MLP_CHUNK, check_chunk, chunked_mlp
 from asl.engine.decoding import cache_alignment, decode, resolve_decode_mode
 from asl.engine.layer_loop import decoder_parts, prefill
@@ -64,6 +66,13 @@ def resolve_method(method: PruningMethod, model: PreTrainedModel) -> PruningMeth
     return method.resolved(preset, model.config.num_hidden_layers)
 
 
+def check_window(method: PruningMethod, chunk: int | None) -> None:
+    """Sessions score with the last chunk's queries: a scoring window longer than the chunk is an error."""
+    window = getattr(method, "window", None)
+    if chunk is not None and isinstance(window, int) and window > chunk:
+        raise ValueError(f"{method.name}: window ({window}) is longer than the prefill chunk ({chunk} tokens)")
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -80,6 +89,8 @@ def generate(
     stop_token_ids: list[int] | None = None,
     decode_mode: str | None = None,
     mlp_chunk: int | None = DEFAULT_MLP_CHUNK,
+    kernel: Kernel | None = None,
+    memory: Callable[[torch.device], PeakMemory] = PeakMemory,
 ) -> GenerationResult:
     """Greedy generation for one prompt under ``method``.
 
@@ -87,7 +98,9 @@ def generate(
     one user turn). One-pass methods decode at positions N, N+1, ... whatever their cache lengths; two-pass
     methods (GemFilter, ASL_2pass) re-prefill the selected ids at positions 0..k-1 and decode from k.
     ``decode_mode``: ``eager`` or ``static`` (the fixed-shape step, a CUDA graph on CUDA); None = static on
-    CUDA, eager elsewhere. ``mlp_chunk``: tokens per MLP chunk in prefill (None or 0: unchunked).
+    CUDA, eager elsewhere. ``mlp_chunk``: tokens per prefill chunk, attention queries and MLP alike
+    (None or 0: one chunk). ``kernel`` replaces the attention kernel the model's implementation selects,
+    and ``memory`` the per-phase peak meter (the scale check's fake-tensor runs use both).
     """
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
@@ -101,23 +114,27 @@ def generate(
     num_layers = model.config.num_hidden_layers
     stops = set(model_stop_token_ids(model, tokenizer) if stop_token_ids is None else stop_token_ids)
     _, _, layers, _, _ = decoder_parts(model)
+    check_window(method, chunk)
     with (
-        PeakMemory(device) as memory,
+        memory(device) as memory,
         engine_attention_enabled(model) as implementation,
         chunked_mlp(layers, chunk),
     ):
-        kernel = kernel_for(implementation)
+        kernel = kernel or kernel_for(implementation)
         session = method.new_session(num_layers, prompt_len)
         cache = PrunedKVCache(num_layers, decode_room=max_new_tokens, align=cache_alignment(mode))
+        scratch = LayerScratch()
         _sync(device)
         start = time.perf_counter()
-        out = prefill(model, input_ids, session, cache, kernel)
+        out = prefill(model, input_ids, session, cache, kernel, chunk, scratch)
         layers_run, position = out.layers_run, prompt_len
         if out.stop_keep is not None:  # two-pass: re-run the selected ids from scratch, fresh positions
-            selected = input_ids[:, out.stop_keep.to(device)]
-            out = prefill(model, selected, OnePassSession(num_layers, selected.shape[1]), cache, kernel)
+            selected = input_ids.index_select(1, out.stop_keep.to(device))
+            pass2 = OnePassSession(num_layers, selected.shape[1])
+            out = prefill(model, selected, pass2, cache, kernel, chunk, scratch)
             layers_run += out.layers_run
             position = selected.shape[1]
+        scratch.release()
         first = int(torch.argmax(out.logits))
         ttft = time.perf_counter() - start
         del out
@@ -180,9 +197,11 @@ def trace_prefill(
     input_ids = as_input_ids(prompt_ids, None, device)
     num_layers = model.config.num_hidden_layers
     _, _, layers, _, _ = decoder_parts(model)
-    with engine_attention_enabled(model) as implementation, chunked_mlp(layers, check_chunk(mlp_chunk)):
+    chunk = check_chunk(mlp_chunk)
+    check_window(method, chunk)
+    with engine_attention_enabled(model) as implementation, chunked_mlp(layers, chunk):
         session = method.new_session(num_layers, input_ids.shape[1])
         cache = PrunedKVCache(num_layers, decode_room=0)
-        out = prefill(model, input_ids, session, cache, kernel_for(implementation))
+        out = prefill(model, input_ids, session, cache, kernel_for(implementation), chunk)
     session.finish()
     return PrefillTrace(session, cache, out.logits, out.layers_run, out.stop_keep)

@@ -1,7 +1,8 @@
 """The layer loop: embeddings, decoder layers one by one (asking the method's session), norm, LM head.
 
 Only the last position reaches the LM head. Propagation gathers hidden states together with their
-position ids and RoPE cos/sin, so every kept token keeps its original absolute position.
+position ids (RoPE's cos/sin are computed per chunk from them), so every kept token keeps its original
+absolute position.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import torch
 from transformers import PreTrainedModel
 
 from asl.engine.cache import PrunedKVCache
+from asl.engine.chunked_layer import LayerScratch, attention_block, layer_parts, mlp_block
 from asl.methods.base import Session
 
 
@@ -72,25 +74,60 @@ def prefill(
     session: Session,
     cache: PrunedKVCache,
     kernel,
+    chunk: int | None = None,
+    scratch: LayerScratch | None = None,
 ) -> PrefillOutput:
-    """Run the prompt through the model, layer by layer, under ``session``'s decisions."""
+    """Run the prompt through the model, layer by layer, under ``session``'s decisions.
+
+    Pre-norm Llama/Qwen2/Mistral layers run in token chunks of ``chunk`` (``asl.engine.chunked_layer``;
+    None: one chunk); other layers run HF's layer forward on every token at once.
+    """
     embed, rotary, layers, _, _ = decoder_parts(model)
     hidden = embed(input_ids)
     position_ids = torch.arange(input_ids.shape[1], device=input_ids.device).unsqueeze(0)
-    cos, sin = rotary(hidden, position_ids)
-    request = EngineRequest(session, cache, kernel, prefill=True)
+    scratch = scratch if scratch is not None else LayerScratch()
     for index, layer in enumerate(layers):
-        hidden = run_layer(layer, hidden, position_ids, (cos, sin), request)
+        hidden = prefill_layer(layer, index, hidden, position_ids, rotary, session, cache, kernel, chunk, scratch)
         action = session.after_layer(index)
         if action.stop:
             return PrefillOutput(None, index + 1, stop_keep=action.keep)
         if action.keep is not None:
             keep = action.keep.to(hidden.device)
-            hidden, position_ids = hidden[:, keep], position_ids[:, keep]
-            cos, sin = cos[:, keep], sin[:, keep]
+            hidden, position_ids = hidden.index_select(1, keep), position_ids.index_select(1, keep)
     if session.two_pass:
         raise RuntimeError(f"{type(session).__name__}: pass 1 ran every layer without selecting")
     return PrefillOutput(last_logits(model, hidden), len(layers))
+
+
+def prefill_layer(
+    layer,
+    index: int,
+    hidden: torch.Tensor,
+    position_ids: torch.Tensor,
+    rotary,
+    session: Session,
+    cache: PrunedKVCache,
+    kernel,
+    chunk: int | None,
+    scratch: LayerScratch,
+) -> torch.Tensor:
+    """One decoder layer of the prefill: attention (the session sees q/k/v and picks what to cache), MLP.
+
+    The chunked path updates ``hidden`` in place and returns it; HF's forward returns a new tensor.
+    """
+    parts = layer_parts(layer)
+    if parts is None:
+        position_embeddings = rotary(hidden, position_ids)
+        request = EngineRequest(session, cache, kernel, prefill=True)
+        return run_layer(layer, hidden, position_ids, position_embeddings, request)
+    query, key, value = attention_block(parts, hidden, position_ids, rotary, kernel, chunk, scratch)
+    kept = session.on_attention(index, query, key, value, parts.scaling)
+    del query
+    if kept is not None:
+        cache.store(index, *kept)
+    del kept, key, value
+    mlp_block(parts, hidden, chunk)
+    return hidden
 
 
 def decode_step(
