@@ -23,7 +23,7 @@ TAU_BENCH = $(if $(embedded),benchmark=infinitebench_embedded,)
 GPU_CHECK_SETUP ?= setup
 
 .PHONY: help setup test lint clean reproduce-table2 sweep-tau sweep-budget ruler niah plots bench-efficiency \
-	predict-efficiency gpu-check
+	predict-efficiency gpu-check scale-check
 
 help:
 	@echo "setup             create $(VENV), install the project and the embedded model (idempotent)"
@@ -36,6 +36,7 @@ help:
 	@echo "bench-efficiency  TTFT/TPOT/memory benchmark with the TTFT/TPOT floors"
 	@echo "predict-efficiency  cost/memory-model predictions (128K-1M on an H200) for MODEL, no model run"
 	@echo "gpu-check         the GPU path in one run (< 8 min on one GPU; CUDA parts skipped without CUDA)"
+	@echo "scale-check       every method on the paper shapes (fake tensors): peaks vs the memory model"
 	@echo "lint              ruff"
 	@echo "clean             remove the venv and caches (not results/)"
 
@@ -98,3 +99,9 @@ gpu-check: $(GPU_CHECK_SETUP)
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache multirun outputs
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# Paper-scale shapes on fake tensors (CPU): per-phase peaks vs the memory model, shapes, dtypes, goals.
+# SCALE_ARGS=--lengths 131072 262144 524288 1048576 runs the long contexts too (minutes per length).
+SCALE_ARGS ?=
+scale-check: setup
+	HF_HUB_OFFLINE=1 $(PY) scripts/scale_check.py $(SCALE_ARGS)

@@ -135,17 +135,23 @@ def decode_weight_bytes(a: ArchSpec, dtype_bytes: int, tied: bool = False) -> in
     return (weight_params(a, tied) - table + a.hidden) * dtype_bytes
 
 
-def prefill_working_bytes(a: ArchSpec, n: int, dtype_bytes: int, mlp_chunk: int | None) -> int:
-    """Peak activation bytes of one decoder layer on n tokens, as the engine runs it (beyond weights + KV).
+def prefill_working_bytes(a: ArchSpec, n: int, dtype_bytes: int, chunk: int | None, window: int = 0) -> int:
+    """Peak bytes beyond weights + KV of the engine's chunked prefill on n tokens (``asl.engine.chunked_layer``).
 
-    Attention block (HF's layer forward): the residual and the normed input (h each), q and the three
-    q-sized temporaries of RoPE (4 Hq d), k and v (2 Hkv d). MLP block: residual, normed input and output
-    (3 h) plus gate, up and their product for one chunk of tokens (3 c I). RMSNorm's fp32 upcast: the
-    input plus two fp32 copies (h (b + 8)). RoPE's cos/sin (2 d) are held for the whole prefill.
+    Live for the whole layer: the residual stream (n h) and one layer's K/V scratch (n 2 Hkv d). On top,
+    the largest of one chunk's temporaries (c = min(n, chunk) tokens):
+    attention: the normed input and the attention output before and after o_proj (3 h), q with RoPE's
+    temporaries (3 Hq d), k/v with theirs (4 Hkv d), cos/sin (2 d), RMSNorm's fp32 upcast (8 h bytes);
+    MLP: normed input and output (2 h), gate, up and their product (3 I), RMSNorm's fp32 upcast;
+    window scoring (``window`` > 0): one KV head's fp32 logits and softmax (2 G w n) and the fp32
+    histogram of every query head (Hq n).
     """
     b, h = dtype_bytes, a.hidden
-    chunk = n if not mlp_chunk else min(n, mlp_chunk)
-    attention = n * b * (2 * h + 4 * a.heads * a.head_dim + 2 * a.kv_heads * a.head_dim)
-    mlp = n * b * 3 * h + 3 * chunk * b * a.intermediate
-    norm = n * h * (b + 2 * 4)
-    return max(attention, mlp, norm) + 2 * n * a.head_dim * b
+    c = n if not chunk else min(n, chunk)
+    whole_layer = n * b * (h + 2 * a.kv_heads * a.head_dim)
+    norm = c * h * 8
+    attention = c * b * (3 * h + 3 * a.heads * a.head_dim + 4 * a.kv_heads * a.head_dim + 2 * a.head_dim)
+    mlp = c * b * (2 * h + 3 * a.intermediate)
+    group = a.heads // a.kv_heads
+    scoring = 4 * n * (2 * group * window + a.heads) if window else 0
+    return whole_layer + max(attention + norm, mlp + norm, scoring)

@@ -39,15 +39,26 @@ def test_weight_count_matches_real_model():
 
 
 def test_working_set_hand_count():
-    # attention block: 2h + 4 Hq d + 2 Hkv d = 128 + 256 + 64 = 448 elements per token (h 64, 4x16, 2x16)
+    """The chunked prefill's working set, counted by hand for TINY (h 64, Hq 4, Hkv 2, d 16, I 128)."""
     n, b = 1000, 4
-    attention = n * b * 448
-    assert (
-        prefill_working_bytes(TINY, n, b, None)
-        == max(attention, n * b * 3 * 64 + 3 * n * b * 128) + 2 * n * 16 * b
-    )
-    # chunking bounds the MLP term; the attention block is then the peak
-    assert prefill_working_bytes(TINY, n, b, 10) == attention + 2 * n * 16 * b
+    whole_layer = n * b * (64 + 2 * 2 * 16)  # residual + one layer's K/V scratch
+    # attention chunk: 3h + 3 Hq d + 4 Hkv d + 2 d = 192 + 192 + 128 + 32 elements, RMSNorm's fp32 8h bytes
+    attention = lambda c: c * b * 544 + c * 64 * 8  # noqa: E731
+    mlp = lambda c: c * b * (2 * 64 + 3 * 128) + c * 64 * 8  # noqa: E731
+    assert prefill_working_bytes(TINY, n, b, None) == whole_layer + max(attention(n), mlp(n))
+    assert prefill_working_bytes(TINY, n, b, 10) == whole_layer + max(attention(10), mlp(10))
+    # window scoring: one KV head's fp32 logits and softmax (2 G w n) and the histogram (Hq n)
+    scoring = 4 * n * (2 * 2 * 8 + 4)
+    assert prefill_working_bytes(TINY, n, b, 10, window=8) == whole_layer + max(attention(10), mlp(10), scoring)
+
+
+def test_working_set_is_bounded_by_the_chunk():
+    """Beyond the residual and one layer's K/V, the chunked working set does not grow with n."""
+    per_token = (LLAMA.hidden + 2 * LLAMA.kv_heads * LLAMA.head_dim) * 2
+    for n in (131072, 1048576):
+        assert prefill_working_bytes(LLAMA, n, 2, 4096) - n * per_token == prefill_working_bytes(
+            LLAMA, 4096, 2, 4096
+        ) - 4096 * per_token
 
 
 def test_llama_floors_match_the_issue():

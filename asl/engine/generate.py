@@ -70,7 +70,9 @@ def check_window(method: PruningMethod, chunk: int | None) -> None:
     """Sessions score with the last chunk's queries: a scoring window longer than the chunk is an error."""
     window = getattr(method, "window", None)
     if chunk is not None and isinstance(window, int) and window > chunk:
-        raise ValueError(f"{method.name}: window ({window}) is longer than the prefill chunk ({chunk} tokens)")
+        raise ValueError(
+            f"{method.name}: window ({window}) is longer than the prefill chunk ({chunk} tokens)"
+        )
 
 
 def _sync(device: torch.device) -> None:

@@ -44,6 +44,12 @@ class PrefillOutput:
     stop_keep: torch.Tensor | None = None  # two-pass: original prompt indices selected in pass 1
 
 
+def host_longs(values, device: torch.device) -> torch.Tensor:
+    """Host integers as a long tensor on ``device`` (built on the host, then copied, as ``torch.tensor(...,
+    device=...)`` does; written out so that fake-tensor runs see the copy)."""
+    return torch.tensor(values, dtype=torch.long).to(device)
+
+
 def decoder_parts(model: PreTrainedModel):
     """(embed_tokens, rotary_emb, layers, norm, lm_head) of a Llama/Qwen2/Mistral-style causal LM."""
     base = getattr(model, model.base_model_prefix)
@@ -87,7 +93,9 @@ def prefill(
     position_ids = torch.arange(input_ids.shape[1], device=input_ids.device).unsqueeze(0)
     scratch = scratch if scratch is not None else LayerScratch()
     for index, layer in enumerate(layers):
-        hidden = prefill_layer(layer, index, hidden, position_ids, rotary, session, cache, kernel, chunk, scratch)
+        hidden = prefill_layer(
+            layer, index, hidden, position_ids, rotary, session, cache, kernel, chunk, scratch
+        )
         action = session.after_layer(index)
         if action.stop:
             return PrefillOutput(None, index + 1, stop_keep=action.keep)
@@ -136,8 +144,8 @@ def decode_step(
     """One eager decode step at RoPE position ``position`` over the cache's used entries: [vocab] logits."""
     embed, rotary, layers, _, _ = decoder_parts(model)
     device = embed.weight.device
-    hidden = embed(torch.tensor([[token]], device=device))
-    position_ids = torch.tensor([[position]], device=device)
+    hidden = embed(host_longs([[token]], device))
+    position_ids = host_longs([[position]], device)
     position_embeddings = rotary(hidden, position_ids)
     request = EngineRequest(None, cache, kernel, prefill=False)
     for layer in layers:

@@ -22,7 +22,7 @@ import torch
 from transformers import PreTrainedModel
 
 from asl.engine.cache import PrunedKVCache
-from asl.engine.layer_loop import decoder_parts, last_logits, run_layer
+from asl.engine.layer_loop import decoder_parts, host_longs, last_logits, run_layer
 
 log = logging.getLogger("asl.engine")
 
@@ -67,7 +67,7 @@ class StaticDecodeRequest:
 
     def __init__(self, cache: PrunedKVCache, device: torch.device):
         self.cache = cache
-        self.lengths = torch.tensor(cache.lengths, dtype=torch.long, device=device)
+        self.lengths = host_longs(cache.lengths, device)
         longest = max(k.shape[2] for k in cache.keys if k is not None)
         self.slots = torch.arange(longest, device=device)
 
@@ -92,8 +92,8 @@ class StaticDecoder:
     ):
         self.model, self.cache = model, cache
         self.device = model.get_input_embeddings().weight.device
-        self.token = torch.tensor([[token]], dtype=torch.long, device=self.device)
-        self.position = torch.tensor([[position]], dtype=torch.long, device=self.device)
+        self.token = host_longs([[token]], self.device)
+        self.position = host_longs([[position]], self.device)
         self.request = StaticDecodeRequest(cache, self.device)
         self.capture = capture and self.device.type == "cuda"
         self.graph: torch.cuda.CUDAGraph | None = None

@@ -1,0 +1,61 @@
+"""`make scale-check`: every method on the paper models' shapes on fake tensors; exits 1 when a check fails.
+
+python scripts/scale_check.py                          # both models, 128K, every method
+python scripts/scale_check.py --lengths 131072 262144 524288 1048576 --models llama31_8b_ul
+python scripts/scale_check.py --methods fullkv snapkv asl@middle --out /tmp/sc
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from asl.scalecheck.check import LENGTHS, MODELS, Variant, check_model, goal_failures, variants
+from asl.scalecheck.report import model_page, write_csv
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--lengths", nargs="+", type=int, default=[LENGTHS[0]])
+    parser.add_argument("--methods", nargs="+", default=None, help="labels such as fullkv, asl@middle")
+    parser.add_argument("--out", default="results/scale_check")
+    return parser.parse_args(argv)
+
+
+def chosen_variants(labels: list[str] | None) -> list[Variant]:
+    known = {v.label: v for v in variants()}
+    if labels is None:
+        return list(known.values())
+    unknown = [label for label in labels if label not in known]
+    if unknown:
+        raise SystemExit(f"error: unknown method label(s) {unknown}; known: {', '.join(known)}")
+    return [known[label] for label in labels]
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
+    chosen = chosen_variants(args.methods)
+    out, all_rows, failed = Path(args.out), [], []
+    for model in args.models:
+        start = time.perf_counter()
+        rows = check_model(model, args.lengths, chosen)
+        failures = goal_failures(rows) + [
+            f"{r.method} {r.context_length} {r.phase}: {r.status}" for r in rows if r.status != "ok"
+        ]
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"{model}.md").write_text(model_page(model, rows, failures, time.perf_counter() - start))
+        all_rows += rows
+        failed += failures
+        print(f"{model}: {len(rows)} rows, {len(failures)} failures ({time.perf_counter() - start:.0f} s)")
+    write_csv(all_rows, out / "scale_check.csv")
+    for line in failed:
+        print(f"FAIL {line}")
+    print(f"scale check: {'FAIL' if failed else 'PASS'} ({len(all_rows)} rows) -> {out}/scale_check.csv")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,76 @@
+"""The paper-scale check's machinery: the fake-tensor probe's accounting, its shape rules, the fused
+attention stand-in's contract, the memory goals, and the real engine on a small shape end to end."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from asl.scalecheck.check import GiB, Row, Variant, check_model, goal_failures, variants
+from asl.scalecheck.fake_model import fake_mode
+from asl.scalecheck.probe import Limits, MemoryProbe
+from asl.scalecheck.run import fused_attention_standin
+
+
+def test_probe_counts_storages_not_views():
+    probe = MemoryProbe()
+    with fake_mode(), probe:
+        probe.start_phase("x")
+        a = torch.empty(1000, dtype=torch.float32, device="meta")
+        view = a[:10]
+        a.add_(1)
+        assert probe.live == 4000
+        b = torch.empty(500, dtype=torch.bfloat16, device="meta")
+        assert probe.live == 5000 and probe.current.peak_bytes == 5000
+        del a
+        assert probe.live == 5000  # the view keeps the storage alive
+        del view, b
+        assert probe.live == 0 and probe.current.peak_bytes == 5000
+        assert int(torch.empty(3, device="meta").argmax()) == 0  # host reads are 0 on fake tensors
+
+
+def test_probe_flags_quadratic_and_vocabulary_sized_tensors():
+    probe = MemoryProbe(limits=Limits(tokens=100, vocab=50, hidden=8, low_precision=True))
+    with fake_mode(), probe:
+        probe.start_phase("prefill")
+        torch.empty(100, 100, device="meta")
+        torch.empty(100, 50, dtype=torch.bfloat16, device="meta")
+        torch.empty(100, 8, dtype=torch.float32, device="meta")
+        torch.empty(100, 8, dtype=torch.bfloat16, device="meta")
+    reasons = [f.reason for f in probe.findings]
+    assert len(reasons) == 3 and "N^2" in reasons[0] and "vocab" in reasons[1] and "float32" in reasons[2]
+
+
+def test_fused_standin_checks_the_causal_contract():
+    q, k = torch.zeros(1, 4, 8, 16), torch.zeros(1, 2, 6, 16)
+    with pytest.raises(ValueError, match="bad attention call"):
+        fused_attention_standin(None, q, k, k, True, 0.25)
+    with pytest.raises(TypeError, match="differ"):
+        fused_attention_standin(None, q, k.half(), k, False, 0.25)
+    assert fused_attention_standin(None, q[:, :, :4], k, k, True, 0.25).shape == (1, 4, 4, 16)
+
+
+def _row(method, n, peak, weights=16 * GiB, kv=0):
+    return Row("llama31_8b_ul", method, n, "prefill", peak, peak, weights, kv, 0, 0.0, 4096, None, 1.0, "ok")
+
+
+def test_memory_goals():
+    assert goal_failures([_row("snapkv", 131072, 18 * GiB - 1)]) == []
+    assert "above 2 GiB" in goal_failures([_row("snapkv", 131072, 18 * GiB + 1)])[0]
+    assert "H100" in goal_failures([_row("asl@last", 1048576, 81e9)])[0]
+    assert "H200" in goal_failures([_row("fullkv", 524288, 142e9)])[0]
+
+
+def test_variants_force_asl_layers():
+    labels = [v.label for v in variants()]
+    assert {"fullkv", "snapkv", "gemfilter", "asl@l_min", "asl@middle", "asl_2pass@last"} <= set(labels)
+
+
+def test_engine_on_a_fake_small_shape_matches_the_memory_model():
+    """The real engine end to end on fake tensors (tiny Llama shape, 2048 tokens, 256-token chunks)."""
+    chosen = [Variant("fullkv"), Variant("snapkv"), Variant("asl_2pass", "middle")]
+    rows = check_model("tiny_llama", [2048], chosen, chunk=256)
+    assert len(rows) == 6
+    for row in rows:
+        assert row.peak_bytes > row.weights_bytes and row.decode_ops_per_layer > 0
+        assert "still live" not in row.status and "N^2" not in row.status
