@@ -8,7 +8,6 @@ runs through HF's flash wrapper; agreement with SDPA is reported.
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 import torch
@@ -83,9 +82,11 @@ def decode_modes(summary: Summary, section: str, model_name: str, device: str, d
 def flash_attention(summary: Summary, section: str, model_name: str, cfg: Any) -> None:
     """Every method through HF's flash_attention_2 wrapper (bf16, CUDA) against SDPA."""
     from asl import generate, load_model
+    from asl.models.loading import flash_attn_status
 
-    if importlib.util.find_spec("flash_attn") is None:
-        summary.add(section, "SKIP", "flash-attn is not installed: FlashAttention-2 skipped (SDPA ran)")
+    usable, why = flash_attn_status()
+    if not usable:
+        summary.add(section, "SKIP", f"{why}: FlashAttention-2 skipped (SDPA ran)")
         return
     flash, _ = load_model(
         model_name, device="cuda", dtype="bfloat16", attn_implementation="flash_attention_2"
