@@ -1,0 +1,120 @@
+"""Issue 18 item 4 on CPU: the GPU-path fixes that a CPU can see (flash-attn selection, CUDA-graph capture
+failure, the peak-memory goal, the allocator setting, the device rates' spread, `fits` on free memory)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import pytest
+import torch
+
+from asl.models.loading import choose_attn_implementation, resolve_attn_implementation
+
+CUDA = torch.device("cuda")  # only a device object: nothing touches CUDA
+
+
+def fake_flash(monkeypatch, tmp_path, body: str) -> None:
+    """A ``flash_attn`` package on sys.path whose __init__ is ``body`` (find_spec finds it)."""
+    package = tmp_path / "flash_attn"
+    package.mkdir()
+    (package / "__init__.py").write_text(body)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "flash_attn", raising=False)
+
+
+def test_flash_that_does_not_import_falls_back_to_sdpa(monkeypatch, tmp_path):
+    fake_flash(monkeypatch, tmp_path, "raise ImportError('undefined symbol: _ZN3c104cuda9SetDevice')\n")
+    assert resolve_attn_implementation("auto", CUDA, torch.bfloat16) == "sdpa"
+    choice = choose_attn_implementation("auto", CUDA, torch.bfloat16)
+    assert "does not import" in choice.reason and "undefined symbol" in choice.reason
+
+
+@pytest.mark.parametrize(
+    ("version", "why"),
+    [("2.3.2", "older than 2.3.3"), ("4.0.0b1", "not FlashAttention-2"), ("", "no __version__")],
+)
+def test_flash_old_or_not_fa2_falls_back(monkeypatch, tmp_path, version, why):
+    fake_flash(monkeypatch, tmp_path, f"__version__ = {version!r}\ndef flash_attn_func(*a, **k): pass\n")
+    choice = choose_attn_implementation("auto", CUDA, torch.bfloat16)
+    assert choice.implementation == "sdpa" and why in choice.reason
+
+
+def test_flash_chosen_when_usable_but_never_for_float32(monkeypatch, tmp_path):
+    fake_flash(monkeypatch, tmp_path, "__version__ = '2.7.4.post1'\ndef flash_attn_func(*a, **k): pass\n")
+    assert resolve_attn_implementation("auto", CUDA, torch.bfloat16) == "flash_attention_2"
+    choice = choose_attn_implementation("auto", CUDA, torch.float32)
+    assert choice.implementation == "sdpa" and "float32" in choice.reason
+    assert resolve_attn_implementation("auto", torch.device("cpu"), torch.bfloat16) == "sdpa"
+    assert choose_attn_implementation("flash_attention_2", CUDA, torch.float32).reason == "requested"
+
+
+# -- CUDA-graph capture failure (a capture that raises, on CPU) ---------------------------------------
+
+STEPS = 6
+
+
+def _generate(model, name: str, prompt, mode: str):
+    from asl import build_method, generate
+    from tests.methods_under_test import METHODS
+
+    method = build_method(name, **METHODS[name].small)
+    return generate(model, None, prompt, method, max_new_tokens=STEPS, ignore_eos=True, decode_mode=mode)
+
+
+def test_failed_capture_falls_back_is_not_timed_and_not_retried(monkeypatch):
+    from asl import load_model
+    from asl.engine import decoding, graphs
+    from tests.reference import random_prompt
+
+    model, _ = load_model("tiny_llama")
+    attempts = []
+
+    def broken_capture(step, device):
+        attempts.append(1)
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    monkeypatch.setattr(graphs, "graph_capture_supported", lambda device: True)
+    monkeypatch.setattr(graphs, "capture_graph", broken_capture)
+    times = []
+    real_decode = decoding.decode
+
+    def recording_decode(*args, **kwargs):
+        out = real_decode(*args, **kwargs)
+        times.append(out)
+        return out
+
+    monkeypatch.setattr(importlib.import_module("asl.engine.generate"), "decode", recording_decode)
+    prompt = random_prompt(120, model.config.vocab_size, seed=23)[0]
+    eager = _generate(model, "snapkv", prompt, "eager")
+    first = _generate(model, "snapkv", prompt, "static")
+    second = _generate(model, "snapkv", prompt, "static")
+    assert first.token_ids == eager.token_ids == second.token_ids
+    assert not first.decode_graph and "capture failed: RuntimeError" in first.decode_graph_status
+    assert len(attempts) == 1 and "not retried" in second.decode_graph_status  # memo on the model
+    static_runs = [out for out in times if out.graph_status]
+    # warm-up + failed capture (with its eager step) are setup: the other 5 - 2 steps are TPOT
+    assert [len(out.step_times) for out in static_runs] == [STEPS - 3, STEPS - 1]
+    assert static_runs[0].setup_s > 0 and static_runs[1].setup_s == 0
+    fresh, _ = load_model("tiny_llama")  # the memo belongs to the model object, not the process
+    assert "capture failed" in _generate(fresh, "snapkv", prompt, "static").decode_graph_status
+
+
+def test_out_of_memory_during_capture_is_retried(monkeypatch):
+    from asl import load_model
+    from asl.engine import graphs
+    from tests.reference import random_prompt
+
+    model, _ = load_model("tiny_llama")
+    attempts = []
+
+    def oom(step, device):
+        attempts.append(1)
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(graphs, "graph_capture_supported", lambda device: True)
+    monkeypatch.setattr(graphs, "capture_graph", oom)
+    prompt = random_prompt(60, model.config.vocab_size, seed=3)[0]
+    for _ in range(2):
+        assert "OutOfMemoryError" in _generate(model, "fullkv", prompt, "static").decode_graph_status
+    assert len(attempts) == 2
