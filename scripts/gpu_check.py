@@ -16,8 +16,9 @@ import sys
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "disabled")
-# long prefills: one large allocation pattern per layer; expandable segments keep reserved close to allocated
-os.environ.setdefault("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True")
+from asl.allocator import configure_cuda_allocator  # noqa: E402
+
+configure_cuda_allocator()  # the one allocator setting (asl/allocator.py), before CUDA initialises
 
 import hydra  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
