@@ -38,6 +38,16 @@ def engine_lines(meta: Mapping[str, Any]) -> list[str]:
             f"{r['matmul_dtype']} matmul {r['matmul_flops_per_s'] / 1e12:.3f} TFLOP/s. TTFT floor = ideal FLOPs / "
             "matmul rate; TPOT floor = (weights read per step + the row's KV) / copy bandwidth."
         )
+        for key, label, scale, unit in (
+            ("copy_spread", "copy", 1e9, "GB/s"),
+            ("matmul_spread", "matmul", 1e12, "TFLOP/s"),
+        ):
+            sp = r.get(key)
+            if sp:
+                lines.append(
+                    f"- {label} over {sp['n']} bursts: min {sp['min'] / scale:.1f} / median {sp['median'] / scale:.1f} "
+                    f"/ max {sp['max'] / scale:.1f} {unit}"
+                )
     return lines
 
 
@@ -127,6 +137,8 @@ def peak_goal(at: list[dict], meta: Mapping[str, Any], longest: int) -> tuple[st
         predicted = predicted_prefill_peak(r, meta)
         within = measured <= predicted * (1 + PEAK_TOLERANCE)
         ok = ok and within
-        parts.append(f"{r['method']} {measured / GB:.1f} of {predicted / GB:.1f} GB{'' if within else ' (over)'}")
+        parts.append(
+            f"{r['method']} {measured / GB:.1f} of {predicted / GB:.1f} GB{'' if within else ' (over)'}"
+        )
     goal = f"prefill peak <= weights + KV + working-set model + {PEAK_TOLERANCE:.0%} at N={longest}"
     return goal, ok, ", ".join(parts)
