@@ -151,3 +151,103 @@ def test_peak_goal_uses_the_working_set_model():
     assert ok is True and "working-set model" in goal, detail
     (_, over, detail), _ = _llama_floor_rows(working * 0.1 + 3e9)
     assert over is False and "(over)" in detail
+
+
+# -- allocator setting, device rates' spread, a warm allocator, `fits` on usable memory ---------------
+
+
+def test_allocator_setting_in_one_place(monkeypatch):
+    from asl.allocator import allocator_settings, configure_cuda_allocator
+    from asl.paths import REPO_ROOT
+
+    for name in ("PYTORCH_CUDA_ALLOC_CONF", "PYTORCH_ALLOC_CONF"):
+        monkeypatch.delenv(name, raising=False)
+    assert configure_cuda_allocator() == "expandable_segments:True"
+    assert allocator_settings()["expandable_segments"] is True
+    monkeypatch.setenv("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:False,max_split_size_mb:512")
+    assert configure_cuda_allocator() == "expandable_segments:False,max_split_size_mb:512"  # the user's wins
+    assert allocator_settings()["expandable_segments"] is False
+    for script in ("run.py", "bench_efficiency.py", "gpu_check.py", "reproduce_table2.py"):
+        assert "configure_cuda_allocator()" in (REPO_ROOT / "scripts" / script).read_text(), script
+
+
+def test_allocator_setting_recorded_in_run_metadata():
+    from asl.efficiency.measure import run_metadata
+    from asl.harness.meta import run_meta
+    from asl.paths import REPO_ROOT
+
+    assert "alloc_conf" in run_meta(0)["allocator"]
+    meta = run_metadata(torch.device("cpu"), REPO_ROOT)
+    assert "alloc_conf" in meta["allocator"] and "policy" in meta["allocator"]
+
+
+def test_device_rates_record_their_spread():
+    from asl.efficiency.device import DeviceRates, burst_rates, spread
+
+    calls = []
+    rates = burst_rates(torch.device("cpu"), lambda: calls.append(1), 1.0, warmups=2, bursts=5, repeats=3)
+    assert len(rates) == 5 and len(calls) == 2 + 5 * 3
+    s = spread([3.0, 1.0, 2.0, 10.0])
+    assert (s["min"], s["median"], s["max"], s["n"]) == (1.0, 2.5, 10.0, 4)
+    back = DeviceRates.from_dict({**DeviceRates("x", 1.0, 2.0, "bfloat16", copy_spread=s).to_dict()})
+    assert back.copy_spread == s
+
+
+def test_no_empty_cache_before_a_measured_run(monkeypatch):
+    from asl.efficiency import measure
+
+    emptied = []
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: emptied.append(1))
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: None)
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda device=None: None)
+    measure.reset_peak(CUDA)
+    assert emptied == []
+
+
+def test_fits_compares_with_usable_memory_not_total():
+    from asl import build_method
+    from asl.cost_model import ArchSpec, weight_params
+    from asl.efficiency.device import CUDA_CONTEXT_BYTES, DeviceRates
+    from asl.efficiency.floors import FloorInputs, prediction_row
+
+    arch = ArchSpec(32, 4096, 32, 8, 128, 14336, 128256)
+    weights = weight_params(arch) * 2
+    method = build_method("fullkv").resolved({}, 32)
+    total = 80 * 2**30
+
+    def fits(usable):
+        rates = DeviceRates("H100", 3e12, 7e14, "bfloat16", total, usable_bytes=usable)
+        row = prediction_row(method, 131072, FloorInputs(arch, 2, weights, weights, 32, 8192, rates), 0.68)
+        return row["fits"], row["peak_predicted_bytes"]
+
+    _, peak = fits(None)
+    assert fits(int(peak) + 1)[0] is True and fits(int(peak) - 1)[0] is False
+    assert DeviceRates("H100", 3e12, 7e14, "bfloat16", total).fits_bytes == total - CUDA_CONTEXT_BYTES
+
+
+def test_fp32_static_vs_eager_tolerates_only_near_ties():
+    from asl.gpucheck.tiny import NEAR_TIE, agree_up_to_ties
+
+    gaps = {}
+
+    def gap(prefix, x, y):
+        return gaps[len(prefix)]
+
+    assert agree_up_to_ties([1, 2, 3], [1, 2, 3], gap) == (True, "identical")
+    gaps[1] = NEAR_TIE / 10  # a near-tie at the second token: accepted whatever follows
+    assert agree_up_to_ties([1, 2, 3], [1, 5, 9], gap)[0] is True
+    gaps[1] = 0.5  # a real difference
+    ok, detail = agree_up_to_ties([1, 2, 3], [1, 5, 3], gap)
+    assert ok is False and "real difference" in detail
+
+
+def test_logit_gap_is_a_plain_forward():
+    from asl import load_model
+    from asl.gpucheck.tiny import logit_gap
+
+    model, _ = load_model("tiny_llama")
+    prompt = torch.arange(10)
+    logits = model(torch.arange(12).view(1, -1)).logits[0, -1]
+    assert logit_gap(model, prompt)([10, 11], 3, 4) == pytest.approx(
+        float((logits[3] - logits[4]).abs()), abs=1e-5
+    )
