@@ -25,13 +25,21 @@ def _mib(v: Any) -> str:
     return "–" if math.isnan(x) else f"{x / MIB:.0f}"
 
 
-def engine_lines(meta: Mapping[str, Any]) -> list[str]:
-    """What ran (kernel, decode mode, MLP chunk) and the device's measured ceilings."""
+def engine_lines(meta: Mapping[str, Any], rows: list[dict] | None = None) -> list[str]:
+    """What ran (kernel, decode mode, MLP chunk, decode ops per layer) and the device's measured ceilings."""
     r = meta.get("device_rates") or {}
+    ops = sorted(
+        {float(x["decode_ops_per_layer"]) for x in rows or [] if x.get("decode_ops_per_layer") is not None}
+    )
     lines = [
         f"- engine: attention {', '.join(meta.get('attention_kernel') or ['?'])}, decode "
         f"{', '.join(meta.get('decode_mode') or ['?'])}, MLP chunk {meta.get('mlp_chunk') or 'none'} tokens",
     ]
+    if ops:
+        lines.append(
+            f"- static decode step: {' / '.join(f'{x:.1f}' for x in ops)} aten ops per layer (goal <= 20; "
+            "asl.engine.op_count)"
+        )
     if r:
         lines.append(
             f"- device ceilings (measured once): copy {r['copy_bytes_per_s'] / 1e9:.1f} GB/s (read + written), "

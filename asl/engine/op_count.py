@@ -97,3 +97,33 @@ def decode_ops_per_layer(
 ) -> float:
     """Mean aten ops per decoder layer in one static decode step (see :func:`decode_op_counts`)."""
     return decode_op_counts(model, cache, token, position, lean).mean_per_layer
+
+
+def synthetic_cache(
+    model: PreTrainedModel, kv_lengths: list[int], decode_room: int, cap: int | None = None
+) -> PrunedKVCache:
+    """A static-mode cache of zeros with ``kv_lengths`` entries per layer (each capped at ``cap``).
+
+    The step's ops depend only on whether a buffer spans more than one split-K block, so a cap of
+    ``2 * DECODE_BLOCK + 1`` keeps the count of a long cache at a few hundred entries.
+    """
+    from asl.engine.static_decode import DECODE_BLOCK
+
+    cfg = model.config
+    weight = model.get_input_embeddings().weight
+    heads = cfg.num_key_value_heads
+    dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    cache = PrunedKVCache(len(kv_lengths), decode_room=max(1, decode_room), align=DECODE_BLOCK)
+    for layer, n in enumerate(kv_lengths):
+        n = max(1, min(int(n), cap) if cap else int(n))
+        zeros = torch.zeros(1, heads, n, dim, dtype=weight.dtype, device=weight.device)
+        cache.store(layer, zeros, zeros)
+    return cache
+
+
+def decode_ops_for_lengths(model: PreTrainedModel, kv_lengths: list[int], decode_room: int) -> float:
+    """:func:`decode_ops_per_layer` of the static step over a cache shaped like ``kv_lengths`` (capped)."""
+    from asl.engine.static_decode import DECODE_BLOCK
+
+    cache = synthetic_cache(model, kv_lengths, decode_room, cap=2 * DECODE_BLOCK + 1)
+    return decode_ops_per_layer(model, cache)
