@@ -132,3 +132,37 @@ def usable_memory_bytes(device: torch.device) -> int | None:
         return None
     free, _total = torch.cuda.mem_get_info(device)
     return int(free) + int(torch.cuda.memory_reserved(device))
+
+
+def device_profiles() -> dict[str, DeviceRates]:
+    """The named device profiles of ``configs/devices.yaml`` (h100, h200)."""
+    import yaml
+
+    from asl.paths import CONFIG_DIR
+
+    data = yaml.safe_load((CONFIG_DIR / "devices.yaml").read_text())
+    numbers = ("copy_bytes_per_s", "matmul_flops_per_s", "memory_bytes")  # YAML 1.1 reads 3.0e12 as text
+    return {
+        k: DeviceRates.from_dict(
+            {**v, **{f: float(v[f]) for f in numbers[:2]}, "memory_bytes": int(v[numbers[2]])}
+        )
+        for k, v in data.items()
+        if isinstance(v, dict)
+    }
+
+
+def device_profile(name: str) -> DeviceRates:
+    """One profile by name; a one-line ValueError lists the known ones."""
+    profiles = device_profiles()
+    if name not in profiles:
+        raise ValueError(f"unknown device_profile {name!r}; choose one of: {', '.join(profiles)}")
+    return profiles[name]
+
+
+def profile_prefill_efficiency() -> float:
+    """The share of the matmul rate a prefill reaches, as the profiles assume."""
+    import yaml
+
+    from asl.paths import CONFIG_DIR
+
+    return float(yaml.safe_load((CONFIG_DIR / "devices.yaml").read_text())["prefill_efficiency"])
