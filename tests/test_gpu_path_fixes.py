@@ -251,3 +251,75 @@ def test_logit_gap_is_a_plain_forward():
     assert logit_gap(model, prompt)([10, 11], 3, 4) == pytest.approx(
         float((logits[3] - logits[4]).abs()), abs=1e-5
     )
+
+
+def test_gpu_check_forced_capture_failure_section_on_cpu(monkeypatch):
+    from omegaconf import OmegaConf
+
+    from asl.engine import graphs
+    from asl.gpucheck import tiny
+    from asl.gpucheck.summary import Summary
+
+    monkeypatch.setattr(graphs, "graph_capture_supported", lambda device: True)
+    cfg = OmegaConf.create({"prompt_len": 100, "new_tokens": 6, "small": {"kv_budget": 48, "window": 8}})
+    summary = Summary(600)
+    tiny.forced_capture_failure(summary, "s", "tiny_llama", cfg, device="cpu")
+    assert [line.status for line in summary.lines] == ["PASS"], summary.lines
+    assert graphs.capture_graph.__name__ == "capture_graph"  # restored
+
+
+# -- make gpu-check: its time plan fits 8 minutes on one H100 (and on an H200) --------------------------
+
+
+@pytest.mark.parametrize("profile", ["h100", "h200"])
+def test_gpu_check_time_plan_fits_eight_minutes(profile):
+    from hydra import compose, initialize_config_dir
+
+    from asl.efficiency.device import device_profile
+    from asl.gpucheck.plan import plan_lines, time_plan
+    from asl.methods.registry import list_methods
+    from asl.paths import CONFIG_DIR
+
+    with initialize_config_dir(str(CONFIG_DIR), version_base=None):
+        cfg = compose("gpu_check")
+    assert cfg.time_budget_s <= 480
+    plan = time_plan(cfg, device_profile(profile), len(list_methods()))
+    keys = [p.key for p in plan]
+    assert {"kernels", "tiny", "decode", "peaks", "spread"} <= set(keys)  # sections (1)-(5), every one run
+    total = sum(p.seconds for p in plan)
+    assert total <= cfg.time_budget_s, plan_lines(plan, device_profile(profile), cfg.time_budget_s)
+    assert all(p.seconds > 0 for p in plan)
+
+
+def test_gpu_check_peaks_against_the_scale_check(tmp_path):
+    from asl.gpucheck.peaks import GIB, compare, scale_check_figures
+
+    assert scale_check_figures(tmp_path / "absent.csv", "llama31_8b_ul", 131072) == {}
+    path = tmp_path / "scale_check.csv"
+    head = "model,method,context_length,phase,peak_bytes,predicted_bytes,weights_bytes,kv_bytes,largest_tensor_bytes,decode_ops_per_layer"
+    rows = [f"llama31_8b_ul,{m},131072,{ph},{p * GIB},{p * GIB},0,0,0,20" for m, ph, p in
+            (("fullkv", "prefill", 40), ("snapkv", "prefill", 20), ("snapkv", "decode", 18))]  # fmt: skip
+    path.write_text("\n".join([head, *rows]) + "\n")
+    figures = scale_check_figures(path, "llama31_8b_ul", 131072)
+    assert figures["snapkv"]["peak_bytes"] == 20 * GIB and set(figures) == {"fullkv", "snapkv"}
+    measured = [
+        {"method": "fullkv", "allocated": 41 * GIB, "reserved": 42 * GIB},
+        {"method": "snapkv", "allocated": 22 * GIB, "reserved": 23 * GIB},
+        {"method": "gemfilter", "allocated": 18 * GIB, "reserved": 19 * GIB},
+    ]
+    statuses = [status for status, _ in compare(measured, figures, "expandable_segments:True")]
+    assert statuses == ["PASS", "FAIL", "INFO"]
+
+
+def test_static_nograph_mode_is_never_captured(monkeypatch):
+    from asl import load_model
+    from asl.engine import graphs
+    from tests.reference import random_prompt
+
+    model, _ = load_model("tiny_llama")
+    monkeypatch.setattr(graphs, "graph_capture_supported", lambda device: True)
+    monkeypatch.setattr(graphs, "capture_graph", lambda step, device: pytest.fail("captured"))
+    prompt = random_prompt(80, model.config.vocab_size, seed=4)[0]
+    res = _generate(model, "fullkv", prompt, "static_nograph")
+    assert res.token_ids == _generate(model, "fullkv", prompt, "eager").token_ids
+    assert res.decode_mode == "static_nograph" and "not captured" in res.decode_graph_status

@@ -14,7 +14,7 @@ from asl.engine.cache import PrunedKVCache
 from asl.engine.layer_loop import decode_step
 from asl.engine.static_decode import DECODE_BLOCK, StaticDecoder
 
-DECODE_MODES = ("eager", "static")
+DECODE_MODES = ("eager", "static", "static_nograph")  # static_nograph: the static step, never captured
 
 
 def resolve_decode_mode(mode: str | None, device: torch.device) -> str:
@@ -28,7 +28,7 @@ def resolve_decode_mode(mode: str | None, device: torch.device) -> str:
 
 def cache_alignment(mode: str) -> int:
     """Buffer alignment the decode mode needs (the static step views buffers as equal blocks)."""
-    return DECODE_BLOCK if mode == "static" else 1
+    return DECODE_BLOCK if mode.startswith("static") else 1
 
 
 @dataclass
@@ -70,8 +70,8 @@ def decode(
         return out
     device = model.get_input_embeddings().weight.device
     static = None
-    if mode == "static":
-        capture = graphs.graph_capture_supported(device)
+    if mode.startswith("static"):
+        capture = mode == "static" and graphs.graph_capture_supported(device)
         memo = graphs.capture_memo(model)
         static = StaticDecoder(model, cache, token, position, capture=capture, memo=memo)
     try:

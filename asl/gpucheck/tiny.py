@@ -17,6 +17,9 @@ import torch
 from asl.gpucheck.summary import Summary
 from asl.methods.registry import build_method, list_methods, method_node
 
+#: decode modes compared (eager is the reference): the static step as a CUDA graph and without one
+MODES = {"eager": "eager", "static_nograph": "static (no graph)", "static": "static (graph)"}
+
 
 def small_method(name: str, small: dict[str, Any]) -> Any:
     """Method ``name`` with the ``small`` overrides it has keys for (tiny-model budgets)."""
@@ -98,28 +101,33 @@ def decode_modes(summary: Summary, section: str, model_name: str, device: str, d
                 mode: generate(
                     model, None, prompt[0], method, cfg.new_tokens, ignore_eos=True, decode_mode=mode
                 )
-                for mode in ("eager", "static")
+                for mode in MODES
             }
         except Exception as exc:  # noqa: BLE001 - any failure is a finding of the check
             summary.add(section, "FAIL", f"{where} {name}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
             continue
-        eager, static = runs["eager"], runs["static"]
+        eager = runs["eager"]
         expected = resolve_method(method, model)
         kv_ok = eager.kv_lengths == expected.kv_lengths(
             cfg.prompt_len, len(eager.kv_lengths), eager.selection_layer
         )
-        graph = "CUDA graph" if static.decode_graph else f"eager step ({static.decode_graph_status})"
-        if exact:
-            same, agree = agree_up_to_ties(eager.token_ids, static.token_ids, logit_gap(model, prompt[0]))
-        else:
-            same, agree = True, _agreement(eager.token_ids, static.token_ids)
-        ok = kv_ok and same
-        if device == "cuda" and not static.decode_graph:
+        parts, ok = [], kv_ok
+        for mode in MODES[1:]:
+            other = runs[mode]
+            if exact:
+                same, agree = agree_up_to_ties(eager.token_ids, other.token_ids, logit_gap(model, prompt[0]))
+            else:
+                same, agree = True, _agreement(eager.token_ids, other.token_ids)
+            ok = ok and same
+            parts.append(f"{MODES[mode]} vs eager {agree}")
+        graphed = runs["static"].decode_graph
+        if device == "cuda" and not graphed:
             ok = False
         summary.add(
             section,
             "PASS" if ok else "FAIL",
-            f"{where} {name}: static ({graph}) vs eager {agree}; KV {'ok' if kv_ok else 'WRONG'}",
+            f"{where} {name}: {'; '.join(parts)}; graph: {runs['static'].decode_graph_status}; "
+            f"KV {'ok' if kv_ok else 'WRONG'}",
         )
     if exact:
         full = generate(model, None, prompt[0], build_method("fullkv"), cfg.new_tokens, ignore_eos=True)
@@ -164,3 +172,59 @@ def flash_attention(summary: Summary, section: str, model_name: str, cfg: Any) -
         )
     del flash, sdpa
     torch.cuda.empty_cache()
+
+
+def forced_capture_failure(
+    summary: Summary, section: str, model_name: str, cfg: Any, device: str = "cuda"
+) -> None:
+    """A capture that raises: every request falls back to the eager static step with the same tokens, the
+    failure is recorded once and not retried, and allocated memory does not grow over 3 requests."""
+    from asl import generate, load_model
+    from asl.engine import graphs
+
+    model, _ = load_model(model_name, device=device, dtype="bfloat16")
+    prompt = torch.randint(
+        0, model.config.vocab_size, (cfg.prompt_len,), generator=torch.Generator().manual_seed(9)
+    )
+    method = small_method("snapkv", dict(cfg.small))
+    reference = generate(
+        model, None, prompt.tolist(), method, cfg.new_tokens, ignore_eos=True, decode_mode="static_nograph"
+    )
+
+    def broken(step, dev):
+        raise RuntimeError("forced capture failure (make gpu-check)")
+
+    real, graphs.capture_graph = graphs.capture_graph, broken
+    try:
+        runs, memory = [], []
+        for _ in range(3):
+            runs.append(
+                generate(
+                    model,
+                    None,
+                    prompt.tolist(),
+                    method,
+                    cfg.new_tokens,
+                    ignore_eos=True,
+                    decode_mode="static",
+                )
+            )
+            if device == "cuda":
+                torch.cuda.synchronize()
+                memory.append(torch.cuda.memory_allocated())
+    finally:
+        graphs.capture_graph = real
+    statuses = [r.decode_graph_status for r in runs]
+    growth = (memory[-1] - memory[0]) if memory else 0
+    ok = (
+        all(r.token_ids == reference.token_ids and not r.decode_graph for r in runs)
+        and "capture failed" in statuses[0]
+        and all("not retried" in st for st in statuses[1:])
+        and growth <= 2**20
+    )
+    summary.add(
+        section,
+        "PASS" if ok else "FAIL",
+        f"{model_name} forced capture failure: tokens {'equal' if ok else 'checked'} to the no-graph step; "
+        f"statuses {statuses[0]!r}, then {statuses[1]!r}; allocated memory growth over 3 requests {growth} bytes",
+    )
