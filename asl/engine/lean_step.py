@@ -44,8 +44,8 @@ def lean_unsupported(model: PreTrainedModel, cache: PrunedKVCache) -> str | None
         return f"activation {cfg.hidden_act!r} is not silu"
     embed, _, layers, norm, lm_head = decoder_parts(model)
     weight = embed.weight
-    if weight.dtype != torch.float32 and not (weight.device.type == "cuda" and _FP32_OUT):
-        return "16-bit weights need fp32-output matrix products (CUDA)"
+    if weight.dtype != torch.float32 and not (weight.device.type in ("cuda", "meta") and _FP32_OUT):
+        return "16-bit weights need fp32-output matrix products (CUDA; meta for op counts)"
     if getattr(lm_head, "bias", None) is not None or not hasattr(norm, "variance_epsilon"):
         return "LM head bias or a non-RMS final norm"
     if any(k is None for k in cache.keys):
