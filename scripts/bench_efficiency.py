@@ -20,6 +20,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from asl.allocator import configure_cuda_allocator
 from asl.harness.cli import fail, precheck_or_exit
 from asl.harness.validation import one_line
 from asl.paths import CONFIG_DIR
@@ -60,5 +61,6 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    configure_cuda_allocator()  # before CUDA initialises (asl/allocator.py)
     precheck_or_exit(sys.argv[1:], PROG, config_name="bench")
     main()

@@ -24,6 +24,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from asl.allocator import configure_cuda_allocator
 from asl.harness.cli import fail, precheck_or_exit
 from asl.paths import CONFIG_DIR, REPO_ROOT
 
@@ -77,6 +78,7 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    configure_cuda_allocator()  # before CUDA initialises (asl/allocator.py)
     from asl.harness.meta import invocation_id
 
     invocation_id()

@@ -20,6 +20,7 @@ from contextlib import nullcontext
 import hydra
 from omegaconf import DictConfig
 
+from asl.allocator import configure_cuda_allocator
 from asl.harness.cli import fail, precheck_or_exit
 from asl.harness.validation import one_line
 from asl.paths import CONFIG_DIR
@@ -64,6 +65,7 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    configure_cuda_allocator()  # before CUDA initialises (asl/allocator.py)
     from asl.harness.meta import invocation_id
 
     invocation_id()  # one id for this command and the jobs it starts (timings compare only within one)

@@ -180,8 +180,11 @@ def test_tiny_bench_end_to_end(tmp_path):
         "monitor_overhead",
         "ttft_ci95_lo_s",
         "method_config",
+        "decode_ops_per_layer",
     ):
         assert col in table[0]
+    assert all(0 < float(r["decode_ops_per_layer"]) <= 20 for r in table)  # the lean static step (issue 18)
+    assert "aten ops per layer" in (out / "efficiency.md").read_text()
     for r in rows:
         assert r["kv_bytes_ok"] and r["kv_lengths_ok"], r["method"]
         assert r["layers_run"] == r["layers_expected"], r["method"]

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from asl.allocator import allocator_settings
 from asl.cost_model import ArchSpec
 from asl.efficiency.bench_loop import bench_length
 from asl.efficiency.device import measure_rates
@@ -77,6 +78,7 @@ def _run(s: BenchSettings) -> tuple[list[dict[str, Any]], Path]:
         "device": device_name(device),
         "weights": s.weights,
         "dtype": str(model.dtype),
+        "alloc_conf": allocator_settings()["alloc_conf"],
     }
     rates = measure_rates(device, model.dtype, device_name(device))
     log.info("device rates: %s", rates)

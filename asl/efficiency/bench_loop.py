@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections import Counter
@@ -10,7 +11,8 @@ from typing import Any
 
 import torch
 
-from asl.efficiency.measure import WallTimer, cleanup, reset_peak
+from asl.efficiency.measure import WallTimer, reset_peak
+from asl.engine.op_count import decode_ops_for_lengths
 from asl.methods.base import PruningMethod
 from asl.methods.registry import build_method, method_node
 
@@ -28,6 +30,7 @@ class RunConfig:
     note: str = ""
     reference_for: str | None = None  # the label of the adaptive method this twin measures
     runs: list[dict[str, Any]] = field(default_factory=list)
+    decode_ops_per_layer: float | None = None  # aten ops per layer of the static decode step (op_count)
 
 
 def layer_source(node: dict[str, Any], forced: bool) -> str:
@@ -102,10 +105,12 @@ def one_run(
         "decode_mode": res.decode_mode,
         "decode_graph": res.decode_graph,
         "decode_setup_s": res.decode_setup_s,
+        "decode_graph_status": res.decode_graph_status,
+        "attention_reason": res.attention_reason,
         "mlp_chunk": res.mlp_chunk,
     }
     del res
-    cleanup(device)
+    gc.collect()  # the allocator's cache stays warm between runs (measure.ALLOCATOR_POLICY)
     return rec
 
 
@@ -157,5 +162,10 @@ def bench_length(model: Any, tokenizer: Any, ids: list[int], s: Any, device: tor
             cfg.runs.append(rec)
             log.info(
                 "rep %d %s N=%d ttft=%.3fs tpot=%s", rep, cfg.label, len(ids), rec["ttft_s"], rec["tpot_s"]
+            )
+    for cfg in configs:
+        if cfg.runs:
+            cfg.decode_ops_per_layer = decode_ops_for_lengths(
+                model, cfg.runs[-1]["kv_lengths"], s.decode_steps
             )
     return configs

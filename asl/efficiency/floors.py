@@ -82,5 +82,5 @@ def prediction_row(method: Any, n: int, f: FloorInputs, efficiency: float) -> di
         "kv_cache_bytes": kv,
         "working_set_bytes": prefill_working_bytes(f.arch, n, f.dtype_bytes, f.mlp_chunk),
         "peak_predicted_bytes": peak,
-        "fits": None if f.rates.memory_bytes is None else peak <= f.rates.memory_bytes,
+        "fits": None if f.rates.fits_bytes is None else peak <= f.rates.fits_bytes,
     }

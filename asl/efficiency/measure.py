@@ -16,6 +16,8 @@ from typing import Any
 
 import torch
 
+from asl.allocator import allocator_settings
+
 GIB = 1024**3
 
 
@@ -32,9 +34,17 @@ def cleanup(device: torch.device) -> None:
         torch.cuda.empty_cache()
 
 
+#: what the bench does with the CUDA allocator's cache (recorded in meta.json)
+ALLOCATOR_POLICY = (
+    "warm: empty_cache once after the device-rate measurement and between context lengths; "
+    "gc only (no empty_cache) before and after each measured run"
+)
+
+
 def reset_peak(device: torch.device) -> None:
-    """Clean up, then reset the CUDA peak-memory statistics before a measured phase."""
-    cleanup(device)
+    """Collect garbage, then reset the CUDA peak-memory statistics before a measured run (the allocator's
+    cache is kept warm: an empty_cache here would make every TTFT pay fresh allocations)."""
+    gc.collect()
     if device.type == "cuda":
         synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
@@ -107,6 +117,7 @@ def run_metadata(device: torch.device, repo: Path) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "device": device_name(device),
+        "allocator": {**allocator_settings(), "policy": ALLOCATOR_POLICY},
         "git_commit": _run(["git", "rev-parse", "HEAD"], repo),
         "git_dirty": bool(_run(["git", "status", "--porcelain", "--untracked-files=no"], repo)),
     }

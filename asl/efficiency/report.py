@@ -18,7 +18,7 @@ CSV_FIRST = [
     "kv_ratio_vs_fullkv", "ideal_ttft_ratio", "measured_over_ideal", "monitor_overhead",
     "ttft_floor_s", "ttft_over_floor", "tpot_floor_s", "tpot_over_floor", "prefill_peak_bytes",
     "prefill_peak_reserved_bytes", "decode_peak_bytes", "decode_peak_reserved_bytes", "peak_predicted_bytes",
-    "paper_kv_gb", "attention_kernel", "decode_mode", "mlp_chunk",
+    "paper_kv_gb", "attention_kernel", "decode_mode", "mlp_chunk", "decode_ops_per_layer",
 ]  # fmt: skip
 # the paper's claim (Table 4) about these configurations, checked by name like its other numbers
 PAPER_ORDER = ("gemfilter", "fastkv", "asl", "fullkv")
@@ -138,7 +138,7 @@ def write_markdown(rows: list[dict], meta: Mapping[str, Any], path: Path) -> Non
             "A forced layer keeps the rank monitoring up to that layer (asl/methods/selectors.py), so the "
             "monitoring overhead is still measured."
         )
-    lines += engine_lines(meta)
+    lines += engine_lines(meta, rows)
     lines += [
         "",
         "| N | budget | method | layer | TTFT s [95% CI] | TTFT/Full | ideal | meas/ideal | TTFT/floor | TPOT ms "

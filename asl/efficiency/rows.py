@@ -55,6 +55,7 @@ def config_row(cfg: RunConfig, arch: ArchSpec, n: int, dtype_bytes: int, common:
         "selection_layer": layer,
         "selection_layers_seen": "|".join(str(x) for x in layers_seen),
         "layer_source": cfg.layer_source,
+        "decode_ops_per_layer": cfg.decode_ops_per_layer,
         "filter_layer": resolved.get("filter_layer"),
         "ttft_s": ttft["median"],
         "ttft_mean_s": ttft["mean"],

@@ -13,7 +13,7 @@ from asl.engine.decoding import DECODE_MODES
 from asl.methods.registry import list_methods
 from asl.models import ModelSpec, get_model_spec, load_model
 from asl.models.embedded import checkpoint_dir
-from asl.models.loading import resolve_attn_implementation, resolve_device, resolve_dtype
+from asl.models.loading import choose_attn_implementation, resolve_device, resolve_dtype
 from asl.models.tiny import build_random_model
 from asl.paths import REPO_ROOT
 
@@ -132,10 +132,11 @@ def load_bench_model(s: BenchSettings) -> tuple[torch.nn.Module, Any | None]:
         return load_model(s.spec, device=s.device, dtype=s.dtype)
     dev = resolve_device(s.device)
     dtype = resolve_dtype(s.dtype or "auto", dev)
-    attn = resolve_attn_implementation("auto", dev)
+    choice = choose_attn_implementation("auto", dev, dtype)
     with torch.device(dev):
         model = build_random_model(dict(s.spec.random_config), dtype=dtype)
-    model.config._attn_implementation = attn
+    model.config._attn_implementation = choice.implementation
     model = model.to(dev).eval()
     model.asl_spec = s.spec
+    model.asl_attention_choice = choice
     return model, None

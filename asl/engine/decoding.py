@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 import torch
 from transformers import PreTrainedModel
 
+from asl.engine import graphs
 from asl.engine.cache import PrunedKVCache
 from asl.engine.layer_loop import decode_step
 from asl.engine.static_decode import DECODE_BLOCK, StaticDecoder
 
-DECODE_MODES = ("eager", "static")
+DECODE_MODES = ("eager", "static", "static_nograph")  # static_nograph: the static step, never captured
 
 
 def resolve_decode_mode(mode: str | None, device: torch.device) -> str:
@@ -27,7 +28,7 @@ def resolve_decode_mode(mode: str | None, device: torch.device) -> str:
 
 def cache_alignment(mode: str) -> int:
     """Buffer alignment the decode mode needs (the static step views buffers as equal blocks)."""
-    return DECODE_BLOCK if mode == "static" else 1
+    return DECODE_BLOCK if mode.startswith("static") else 1
 
 
 @dataclass
@@ -36,8 +37,9 @@ class DecodeOutput:
 
     tokens: list[int] = field(default_factory=list)
     step_times: list[float] = field(default_factory=list)  # steady steps (TPOT)
-    setup_s: float = 0.0  # static on CUDA: the eager warm-up step and the graph capture (not in TPOT)
+    setup_s: float = 0.0  # static on CUDA: the eager warm-up step and the capture attempt (not in TPOT)
     graph: bool = False  # a CUDA graph was captured and replayed
+    graph_status: str = ""  # static: captured, the capture's failure, not retried, or not attempted (and why)
 
 
 def _sync(device: torch.device) -> None:
@@ -58,16 +60,23 @@ def decode(
     """Greedy tokens after ``first`` (fed at RoPE ``position``) until ``budget`` more or a stop token.
 
     ``stops`` is empty when EOS is ignored. Each step is timed from its start until its token is on the
-    host; on CUDA the static mode's first two steps (eager warm-up, capture + first replay) are setup.
+    host; on CUDA the static mode's first two steps (eager warm-up, capture + first replay, or the failed
+    capture + an eager step) are setup, never TPOT. A structural capture failure is remembered on the
+    model (:func:`asl.engine.graphs.capture_memo`): later requests do not retry it.
     """
     out = DecodeOutput()
     token = first
     if budget <= 0 or token in stops:
         return out
     device = model.get_input_embeddings().weight.device
-    static = StaticDecoder(model, cache, token, position, capture=True) if mode == "static" else None
+    static = None
+    if mode.startswith("static"):
+        capture = mode == "static" and graphs.graph_capture_supported(device)
+        memo = graphs.capture_memo(model)
+        static = StaticDecoder(model, cache, token, position, capture=capture, memo=memo)
     try:
         while len(out.tokens) < budget and token not in stops:
+            setup = static is not None and static.setting_up
             _sync(device)
             start = time.perf_counter()
             if static is None:
@@ -77,7 +86,7 @@ def decode(
             else:
                 token = static.step()
             elapsed = time.perf_counter() - start
-            if static is not None and static.capture and static.steps <= 2:
+            if setup:
                 out.setup_s += elapsed
             else:
                 out.step_times.append(elapsed)
@@ -85,5 +94,6 @@ def decode(
     finally:
         if static is not None:
             out.graph = static.graph is not None
+            out.graph_status = static.graph_status
             static.finish()
     return out

@@ -49,6 +49,10 @@ class GenerationResult:
     decode_mode: str = ""  # "eager" or "static"
     decode_graph: bool = False  # static on CUDA: the step ran as a captured CUDA graph
     decode_setup_s: float = 0.0  # static on CUDA: warm-up step + graph capture, excluded from TPOT
+    decode_graph_status: str = (
+        ""  # static: captured, the capture failure's reason, not retried, or not attempted
+    )
+    attention_reason: str = ""  # why the model's attention implementation was chosen (load_model)
     mlp_chunk: int | None = None  # tokens per MLP chunk in prefill (None: unchunked)
     selection_fired: bool | None = None  # the rule chose the layer (False: never fired / fallback)
 
@@ -173,6 +177,8 @@ def generate(
         decode_mode=mode,
         decode_graph=steps.graph,
         decode_setup_s=steps.setup_s,
+        decode_graph_status=steps.graph_status,
+        attention_reason=getattr(getattr(model, "asl_attention_choice", None), "reason", ""),
         mlp_chunk=chunk,
         selection_fired=session.selection_fired,
     )

@@ -16,12 +16,14 @@ keeps a long buffer spread over the whole GPU). Each byte of the cache is read o
 from __future__ import annotations
 
 import logging
-import time
+from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from transformers import PreTrainedModel
 
 from asl.engine.cache import PrunedKVCache
+from asl.engine.graphs import CaptureMemo, describe, is_structural, warm_up
 from asl.engine.layer_loop import decoder_parts, host_longs, last_logits, run_layer
 
 log = logging.getLogger("asl.engine")
@@ -63,13 +65,12 @@ def masked_decode_attention(
 
 
 class StaticDecodeRequest:
-    """Per-request attention state of the static step: the buffers, device-side lengths and slot ids."""
+    """Per-request attention state of the HF-layer step: the buffers, device-side lengths and slot ids."""
 
-    def __init__(self, cache: PrunedKVCache, device: torch.device):
-        self.cache = cache
-        self.lengths = host_longs(cache.lengths, device)
+    def __init__(self, cache: PrunedKVCache, lengths: torch.Tensor):
+        self.cache, self.lengths = cache, lengths
         longest = max(k.shape[2] for k in cache.keys if k is not None)
-        self.slots = torch.arange(longest, device=device)
+        self.slots = torch.arange(longest, device=lengths.device)
 
     def attend(self, module, query, key, value, scaling):
         layer = module.layer_idx
@@ -84,68 +85,162 @@ class StaticDecodeRequest:
         return masked_decode_attention(query, k_buf, v_buf, unused, scaling)
 
 
+@dataclass
+class StepState:
+    """The device-side inputs of a step: next token [1, 1], its RoPE position [1, 1], per-layer lengths [L]."""
+
+    token: torch.Tensor
+    position: torch.Tensor
+    lengths: torch.Tensor
+
+    @classmethod
+    def create(cls, cache: PrunedKVCache, token: int, position: int, device: torch.device) -> StepState:
+        return cls(
+            host_longs([[token]], device),
+            host_longs([[position]], device),
+            host_longs(cache.lengths, device),
+        )
+
+
+class DecodeStep(Protocol):
+    """One fixed-shape decode step in three parts (the op counter measures them apart)."""
+
+    kind: str
+    num_layers: int
+
+    def begin(self) -> None: ...  # embedding, RoPE, masks
+    def layer(self, index: int) -> None: ...
+    def end(self) -> None: ...  # final norm, LM head, argmax into the token; advance position and lengths
+
+
+class LayerStep:
+    """The step through HF's decoder layers (any architecture the engine runs)."""
+
+    kind = "layers"
+
+    def __init__(self, model: PreTrainedModel, cache: PrunedKVCache, state: StepState):
+        self.model, self.state = model, state
+        self.embed, self.rotary, self.layers, _, _ = decoder_parts(model)
+        self.num_layers = len(self.layers)
+        self.request = StaticDecodeRequest(cache, state.lengths)
+        self.hidden: torch.Tensor | None = None
+        self.position_embeddings = None
+
+    def begin(self) -> None:
+        self.hidden = self.embed(self.state.token)
+        self.position_embeddings = self.rotary(self.hidden, self.state.position)
+
+    def layer(self, index: int) -> None:
+        self.hidden = run_layer(
+            self.layers[index], self.hidden, self.state.position, self.position_embeddings, self.request
+        )
+
+    def end(self) -> None:
+        self.state.token.copy_(torch.argmax(last_logits(self.model, self.hidden)).view(1, 1))
+        self.state.position.add_(1)
+        self.state.lengths.add_(1)
+
+
+def build_step(
+    model: PreTrainedModel, cache: PrunedKVCache, state: StepState, lean: bool = True
+) -> DecodeStep:
+    """The lean step where the architecture allows it (``lean``), else the HF-layer step."""
+    from asl.engine.lean_step import LeanStep, lean_unsupported
+
+    if lean and lean_unsupported(model, cache) is None:
+        return LeanStep(model, cache, state)
+    return LayerStep(model, cache, state)
+
+
+def run_step(step: DecodeStep) -> None:
+    """One whole step: begin, every layer, end."""
+    step.begin()
+    for index in range(step.num_layers):
+        step.layer(index)
+    step.end()
+
+
 class StaticDecoder:
-    """Greedy decoding with the fixed-shape step (a CUDA graph when ``capture``)."""
+    """Greedy decoding with the fixed-shape step: a CUDA graph when ``capture``, else the eager step.
+
+    Step 1 runs eagerly (the capture's warm-up), step 2 captures and replays; both are setup
+    (``setting_up`` is True before them) and never count as TPOT, also when the capture fails. A
+    structural failure goes into ``memo`` so that later requests of the same model do not retry it.
+    ``graph_status`` records what happened (captured, the failure, not retried, or why not attempted).
+    """
 
     def __init__(
-        self, model: PreTrainedModel, cache: PrunedKVCache, token: int, position: int, capture: bool
+        self,
+        model: PreTrainedModel,
+        cache: PrunedKVCache,
+        token: int,
+        position: int,
+        capture: bool,
+        memo: CaptureMemo | None = None,
+        lean: bool = True,
     ):
-        self.model, self.cache = model, cache
+        self.cache, self.memo = cache, memo
         self.device = model.get_input_embeddings().weight.device
-        self.token = host_longs([[token]], self.device)
-        self.position = host_longs([[position]], self.device)
-        self.request = StaticDecodeRequest(cache, self.device)
-        self.capture = capture and self.device.type == "cuda"
-        self.graph: torch.cuda.CUDAGraph | None = None
-        self.setup_s = 0.0  # capture time (the first step runs eagerly before it)
+        self.state = StepState.create(cache, token, position, self.device)
+        self.impl = build_step(model, cache, self.state, lean)
+        self.capture = capture
+        self.replay = None
         self.steps = 0
+        self.graph_status = f"{self.impl.kind} step, not captured ({self.device.type})"
+        earlier = memo.failed(self.impl.kind) if memo is not None and capture else None
+        if earlier:
+            self.capture = False
+            self.graph_status = f"not retried: capture failed earlier for this model ({earlier})"
+
+    @property
+    def graph(self):
+        """The replay function of the captured graph (None when the step runs eagerly)."""
+        return self.replay
+
+    @property
+    def setting_up(self) -> bool:
+        """True while the next step is the capture's warm-up or the capture attempt itself."""
+        return self.capture and self.replay is None and self.steps < 2
 
     def _step(self) -> None:
-        embed, rotary, layers, _, _ = decoder_parts(self.model)
-        hidden = embed(self.token)
-        position_embeddings = rotary(hidden, self.position)
-        for layer in layers:
-            hidden = run_layer(layer, hidden, self.position, position_embeddings, self.request)
-        self.token.copy_(torch.argmax(last_logits(self.model, hidden)).view(1, 1))
-        self.position.add_(1)
-        self.request.lengths.add_(1)
+        run_step(self.impl)
 
     def _capture(self) -> None:
-        start = time.perf_counter()
-        graph = torch.cuda.CUDAGraph()
+        from asl.engine import graphs
+
         try:
-            with torch.cuda.graph(graph):
-                self._step()
-        except RuntimeError as exc:  # an op that cannot be captured: keep stepping eagerly
-            log.warning("CUDA graph capture failed (%s); the static step runs eagerly", exc)
-            self.capture = False
+            self.replay = graphs.capture_graph(self._step, self.device)
+        except Exception as exc:  # noqa: BLE001 - any capture failure falls back to the eager step
+            reason = describe(exc)
+            log.warning("CUDA graph capture failed (%s); the static step runs eagerly", reason)
+            self.capture, self.replay = False, None
+            self.graph_status = f"capture failed: {reason}"
+            if self.memo is not None and is_structural(exc):
+                self.memo.record(self.impl.kind, reason)
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
             return
-        self.graph = graph
-        self.setup_s = time.perf_counter() - start
+        self.graph_status = f"captured ({self.impl.kind} step)"
 
     def step(self) -> int:
         """One decode step; returns the new token (the host waits for it)."""
-        if self.graph is not None:
-            self.graph.replay()
-        elif self.capture and self.steps > 0:
+        if self.replay is not None:
+            self.replay()
+        elif self.capture and self.steps == 0:
+            warm_up(self._step, self.device)
+        elif self.capture and self.steps == 1:
             self._capture()
-            if self.graph is not None:
-                self.graph.replay()
+            if self.replay is not None:
+                self.replay()
             else:
                 self._step()
-        elif self.capture:  # the first step runs eagerly on a side stream (CUDA graph warm-up)
-            side = torch.cuda.Stream(self.device)
-            side.wait_stream(torch.cuda.current_stream(self.device))
-            with torch.cuda.stream(side):
-                self._step()
-            torch.cuda.current_stream(self.device).wait_stream(side)
         else:
             self._step()
         self.steps += 1
-        return int(self.token.item())
+        return int(self.state.token.item())
 
     def finish(self) -> None:
         """Bring the cache's host-side lengths up to date and release the graph."""
-        for layer, length in enumerate(self.request.lengths.tolist()):
+        for layer, length in enumerate(self.state.lengths.tolist()):
             self.cache.lengths[layer] = length
-        self.graph = None
+        self.replay = None

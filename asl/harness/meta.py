@@ -13,6 +13,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from asl.allocator import allocator_settings
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INVOCATION_ENV = "ASL_INVOCATION_ID"
 LIBRARIES = ("torch", "transformers", "flash-attn", "hydra-core", "omegaconf", "wandb", "numpy", "asl-bench")
@@ -88,6 +90,7 @@ def run_meta(seed: int, device: Any = None, argv: list[str] | None = None) -> di
         "git": git_state(),
         "libraries": library_versions(),
         "device": device_info(device),
+        "allocator": allocator_settings(),
         "seed": seed,
         "argv": list(sys.argv if argv is None else argv),
         "start_time": now_iso(),

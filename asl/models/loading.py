@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -33,16 +34,73 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
     return _DTYPES[dtype]
 
 
-def resolve_attn_implementation(requested: str | None, device: torch.device) -> str:
-    """``auto`` -> flash_attention_2 when flash-attn is importable on CUDA, else sdpa.
+#: the oldest flash-attn whose causal mask is bottom-right aligned and that HF's wrapper supports
+FLASH_MIN_VERSION = (2, 3, 3)
 
-    flash-attn is only looked up (never imported) here, and only on CUDA.
+
+@dataclass(frozen=True)
+class AttentionChoice:
+    """The attention implementation chosen for a model and why (recorded with every result)."""
+
+    implementation: str
+    reason: str
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    parts = []
+    for piece in text.split("+")[0].split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def flash_attn_status() -> tuple[bool, str]:
+    """Whether flash-attn is usable as FlashAttention-2: it imports, is 2.x at or above 2.3.3 and has FA2's API.
+
+    Imports the package (an installed build with a mismatched ABI fails here, not in the first prefill).
     """
+    try:
+        module = importlib.import_module("flash_attn")
+    except ModuleNotFoundError:
+        return False, "flash-attn is not installed"
+    except Exception as exc:  # noqa: BLE001 - an ABI mismatch raises ImportError/OSError/RuntimeError
+        first = (str(exc).splitlines() or [""])[0]
+        return False, f"flash-attn does not import ({type(exc).__name__}: {first})"
+    version = str(getattr(module, "__version__", "") or "")
+    if not version:
+        return False, "flash-attn has no __version__: not FlashAttention-2"
+    parsed = _version_tuple(version)
+    if parsed[:1] != (2,):
+        return False, f"flash-attn {version} is not FlashAttention-2 (major version {parsed[0]})"
+    if parsed < FLASH_MIN_VERSION:
+        return False, f"flash-attn {version} is older than {'.'.join(map(str, FLASH_MIN_VERSION))}"
+    if not callable(getattr(module, "flash_attn_func", None)):
+        return False, f"flash-attn {version} lacks flash_attn_func: not FlashAttention-2's API"
+    return True, f"flash-attn {version} imports"
+
+
+def choose_attn_implementation(
+    requested: str | None, device: torch.device, dtype: torch.dtype | None = None
+) -> AttentionChoice:
+    """``auto`` -> flash_attention_2 when flash-attn 2 (>= 2.3.3) imports on CUDA and the dtype is 16-bit,
+    else sdpa, with the reason. An explicit request is honoured as given."""
     if requested not in (None, "auto"):
-        return requested
-    if device.type == "cuda" and importlib.util.find_spec("flash_attn") is not None:
-        return "flash_attention_2"
-    return "sdpa"
+        return AttentionChoice(requested, "requested")
+    if device.type != "cuda":
+        return AttentionChoice("sdpa", f"auto on {device.type}: FlashAttention needs CUDA")
+    if dtype is not None and dtype not in (torch.float16, torch.bfloat16):
+        return AttentionChoice(
+            "sdpa", f"auto: FlashAttention does not run {str(dtype).removeprefix('torch.')}"
+        )
+    ok, why = flash_attn_status()
+    return AttentionChoice("flash_attention_2" if ok else "sdpa", f"auto: {why}")
+
+
+def resolve_attn_implementation(
+    requested: str | None, device: torch.device, dtype: torch.dtype | None = None
+) -> str:
+    """The implementation :func:`choose_attn_implementation` picks (without its reason)."""
+    return choose_attn_implementation(requested, device, dtype).implementation
 
 
 def _resolve_spec(name_or_path: str | ModelSpec) -> ModelSpec:
@@ -70,12 +128,14 @@ def load_model(
     The runner passes the :class:`ModelSpec` built from the composed ``model`` node, so a command-line
     override of the model (e.g. ``model.layer_preset=reference``) reaches the engine. Returns
     ``(model, tokenizer)``; tiny test models have no tokenizer (``None``). The spec is attached as
-    ``model.asl_spec`` so the engine knows the stop tokens and the model's layer preset.
+    ``model.asl_spec`` so the engine knows the stop tokens and the model's layer preset, and the attention
+    choice (implementation and reason) as ``model.asl_attention_choice``.
     """
     spec = _resolve_spec(name_or_path)
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dtype if dtype is not None else spec.dtype, dev)
-    attn = resolve_attn_implementation(attn_implementation or spec.attn_implementation, dev)
+    choice = choose_attn_implementation(attn_implementation or spec.attn_implementation, dev, torch_dtype)
+    attn = choice.implementation
     if spec.source == "tiny":
         model = build_random_model(spec.random_config, dtype=torch_dtype)
         model.config._attn_implementation = attn
@@ -91,6 +151,7 @@ def load_model(
         )
     model = model.to(dev).eval()
     model.asl_spec = spec
+    model.asl_attention_choice = choice
     return model, tokenizer
 
 
