@@ -135,11 +135,24 @@ def decode_weight_bytes(a: ArchSpec, dtype_bytes: int, tied: bool = False) -> in
     return (weight_params(a, tied) - table + a.hidden) * dtype_bytes
 
 
+#: the chunked prefill runs at most this many chunks per layer: a long prompt gets chunks of n / 32 tokens
+MAX_PREFILL_CHUNKS = 32
+
+
+def effective_chunk(n: int, chunk: int | None) -> int | None:
+    """Tokens per prefill chunk on an n-token sequence: ``chunk``, raised to ceil(n / MAX_PREFILL_CHUNKS)
+    so that a layer runs at most 32 chunks (bounded kernel launches; the chunk's temporaries stay below
+    1/32 of the full-length terms); None (unchunked) stays None."""
+    if not chunk:
+        return None
+    return max(chunk, -(-n // MAX_PREFILL_CHUNKS))
+
+
 def prefill_working_bytes(a: ArchSpec, n: int, dtype_bytes: int, chunk: int | None, window: int = 0) -> int:
     """Peak bytes beyond weights + KV of the engine's chunked prefill on n tokens (``asl.engine.chunked_layer``).
 
     Live for the whole layer: the residual stream (n h) and one layer's K/V scratch (n 2 Hkv d). On top,
-    the largest of one chunk's temporaries (c = min(n, chunk) tokens):
+    the largest of one chunk's temporaries (c = min(n, effective_chunk(n, chunk)) tokens):
     attention: the normed input and the attention output before and after o_proj (3 h), q with RoPE's
     temporaries (3 Hq d), k/v with theirs (4 Hkv d), cos/sin (2 d), RMSNorm's fp32 upcast (8 h bytes);
     MLP: normed input and output (2 h), gate, up and their product (3 I), RMSNorm's fp32 upcast;
@@ -147,6 +160,7 @@ def prefill_working_bytes(a: ArchSpec, n: int, dtype_bytes: int, chunk: int | No
     histogram of every query head (Hq n).
     """
     b, h = dtype_bytes, a.hidden
+    chunk = effective_chunk(n, chunk)
     c = n if not chunk else min(n, chunk)
     whole_layer = n * b * (h + 2 * a.kv_heads * a.head_dim)
     norm = c * h * 8

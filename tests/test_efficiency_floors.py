@@ -53,12 +53,15 @@ def test_working_set_hand_count():
 
 
 def test_working_set_is_bounded_by_the_chunk():
-    """Beyond the residual and one layer's K/V, the chunked working set does not grow with n."""
+    """Beyond the residual and one layer's K/V, the working set is one chunk's: 4096 tokens up to 128K,
+    n / 32 beyond (at most 32 chunks per layer)."""
     per_token = (LLAMA.hidden + 2 * LLAMA.kv_heads * LLAMA.head_dim) * 2
-    for n in (131072, 1048576):
-        assert prefill_working_bytes(LLAMA, n, 2, 4096) - n * per_token == prefill_working_bytes(
-            LLAMA, 4096, 2, 4096
-        ) - 4096 * per_token
+
+    def chunk_term(n: int) -> int:
+        return prefill_working_bytes(LLAMA, n, 2, 4096) - n * per_token
+
+    assert chunk_term(65536) == chunk_term(131072) == chunk_term(4096)
+    assert chunk_term(1048576) == chunk_term(32768) == 8 * chunk_term(4096)
 
 
 def test_llama_floors_match_the_issue():

@@ -28,6 +28,9 @@ def test_chunk_bounds_cover_in_order_with_a_full_last_chunk():
     assert chunk_bounds(10, None) == [(0, 10)] and chunk_bounds(10, 16) == [(0, 10)]
     assert chunk_bounds(10, 4) == [(0, 2), (2, 6), (6, 10)]
     assert chunk_bounds(12, 4) == [(0, 4), (4, 8), (8, 12)]
+    # at most 32 chunks per layer: 4096-token chunks up to 128K, n / 32 beyond
+    assert len(chunk_bounds(131072, 4096)) == 32 and len(chunk_bounds(1048576, 4096)) == 32
+    assert chunk_bounds(1048576, 4096)[-1] == (1048576 - 32768, 1048576)
 
 
 def test_layer_parts_recognise_the_pre_norm_layouts(tiny_llama, tiny_qwen2):

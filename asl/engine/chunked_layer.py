@@ -26,8 +26,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-#: tokens per prefill chunk (attention queries and MLP). Llama-3.1-8B bf16: the MLP's three
-#: chunk x 14336 intermediates are 0.35 GB, the attention chunk's q/k/v/RoPE temporaries ~0.2 GB.
+from asl.cost_model import effective_chunk
+
+#: tokens per prefill chunk (attention queries and MLP), up to 128K tokens; longer prompts get n / 32
+#: (``asl.cost_model.effective_chunk``). Llama-3.1-8B bf16: the MLP's three chunk x 14336
+#: intermediates are 0.35 GB, the attention chunk's q/k/v/RoPE temporaries ~0.2 GB.
 DEFAULT_PREFILL_CHUNK = 4096
 
 #: decoder-layer classes whose forward is exactly the pre-norm layout above (checked structurally too)
@@ -71,8 +74,10 @@ def layer_parts(layer: nn.Module) -> LayerParts | None:
 
 
 def chunk_bounds(length: int, chunk: int | None) -> list[tuple[int, int]]:
-    """[start, end) chunks covering 0..length in order; the *last* chunk is the full ``chunk`` (the first
-    may be short), so the last chunk's queries cover the scoring window. ``chunk`` None: one chunk."""
+    """[start, end) chunks covering 0..length in order, of ``effective_chunk(length, chunk)`` tokens (at
+    most 32 per layer); the *last* chunk is a full one (the first may be short), so the last chunk's
+    queries cover the scoring window. ``chunk`` None: one chunk."""
+    chunk = effective_chunk(length, chunk)
     if not chunk or length <= chunk:
         return [(0, length)]
     first = length % chunk or chunk
