@@ -46,10 +46,10 @@ def test_working_set_hand_count():
     attention = lambda c: c * b * 544 + c * 64 * 8  # noqa: E731
     mlp = lambda c: c * b * (2 * 64 + 3 * 128) + c * 64 * 8  # noqa: E731
     assert prefill_working_bytes(TINY, n, b, None) == whole_layer + max(attention(n), mlp(n))
-    assert prefill_working_bytes(TINY, n, b, 10) == whole_layer + max(attention(10), mlp(10))
+    assert prefill_working_bytes(TINY, n, b, 40) == whole_layer + max(attention(40), mlp(40))
     # window scoring: one KV head's fp32 logits and softmax (2 G w n) and the histogram (Hq n)
     scoring = 4 * n * (2 * 2 * 8 + 4)
-    assert prefill_working_bytes(TINY, n, b, 10, window=8) == whole_layer + max(attention(10), mlp(10), scoring)
+    assert prefill_working_bytes(TINY, n, b, 40, window=8) == whole_layer + max(attention(40), mlp(40), scoring)
 
 
 def test_working_set_is_bounded_by_the_chunk():
