@@ -57,11 +57,11 @@ def test_working_set_is_bounded_by_the_chunk():
     n / 32 beyond (at most 32 chunks per layer)."""
     per_token = (LLAMA.hidden + 2 * LLAMA.kv_heads * LLAMA.head_dim) * 2
 
-    def chunk_term(n: int) -> int:
-        return prefill_working_bytes(LLAMA, n, 2, 4096) - n * per_token
+    def chunk_term(n: int, chunk: int = 4096) -> int:
+        return prefill_working_bytes(LLAMA, n, 2, chunk) - n * per_token
 
     assert chunk_term(65536) == chunk_term(131072) == chunk_term(4096)
-    assert chunk_term(1048576) == chunk_term(32768) == 8 * chunk_term(4096)
+    assert chunk_term(1048576) == chunk_term(32768, 32768) == 8 * chunk_term(4096)
 
 
 def test_llama_floors_match_the_issue():
