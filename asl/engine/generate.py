@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -15,7 +15,7 @@ from asl.engine.cache import PrunedKVCache
 from asl.engine.chunked_layer import LayerScratch
 from asl.engine.chunking import DEFAULT_MLP_CHUNK, check_chunk, chunked_mlp
 from asl.engine.decoding import cache_alignment, decode, resolve_decode_mode
-from asl.engine.layer_loop import decoder_parts, prefill
+from asl.engine.layer_loop import Member, decoder_parts, prefill, prefill_group
 from asl.engine.memory import PeakMemory
 from asl.engine.prompt import as_input_ids
 from asl.methods.base import PruningMethod
@@ -33,8 +33,8 @@ class GenerationResult:
     kv_lengths: list[int]  # prompt KV entries kept per layer after prefill
     selection_layer: int | None
     rel_variance: dict[int, float]
-    ttft_s: float  # prefill (every pass) + the first token
-    tpot_s: float | None  # mean of the steady decode steps; None without any
+    ttft_s: float | None  # prefill (every pass) + the first token; None for a shared prefill
+    tpot_s: float | None  # mean of the steady decode steps; None without any (or in a shared request)
     peak_memory_bytes: int  # the larger of the two phases
     peak_memory_kind: str
     kv_cache_bytes: int
@@ -55,6 +55,8 @@ class GenerationResult:
     attention_reason: str = ""  # why the model's attention implementation was chosen (load_model)
     mlp_chunk: int | None = None  # tokens per MLP chunk in prefill (None: unchunked)
     selection_fired: bool | None = None  # the rule chose the layer (False: never fired / fallback)
+    shared_prefill: int = 0  # methods that shared this prefill (0: alone; timings then its own)
+    fork_layer: int | None = None  # shared: the layer after which it left the full-token trunk
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,52 +110,126 @@ def generate(
     (None or 0: one chunk). ``kernel`` replaces the attention kernel the model's implementation selects,
     and ``memory`` the per-phase peak meter (the scale check's fake-tensor runs use both).
     """
+    kw = dict(max_new_tokens=max_new_tokens, ignore_eos=ignore_eos, stop_token_ids=stop_token_ids)
+    kw.update(decode_mode=decode_mode, mlp_chunk=mlp_chunk, kernel=kernel, memory=memory)
+    return generate_many(model, tokenizer, prompt_ids, [method], **kw)[0]
+
+
+@dataclass
+class _Request:
+    """One method's part of a (possibly shared) request."""
+
+    method: PruningMethod
+    member: Member
+    max_new_tokens: int
+    mode: str
+    layers_run: int = 0
+    position: int = 0
+    first: int = 0
+    ttft: float | None = None
+
+
+@torch.inference_mode()
+def generate_many(
+    model: PreTrainedModel,
+    tokenizer: Any,
+    prompt_ids,
+    methods: Sequence[PruningMethod],
+    max_new_tokens: int = 32,
+    ignore_eos: bool = False,
+    stop_token_ids: list[int] | None = None,
+    decode_mode: str | None = None,
+    mlp_chunk: int | None = DEFAULT_MLP_CHUNK,
+    kernel: Kernel | None = None,
+    memory: Callable[[torch.device], PeakMemory] = PeakMemory,
+) -> list[GenerationResult]:
+    """:func:`generate` for several methods on one prompt, sharing one prefill (``prefill_group``).
+
+    The full-token layers run once for all methods; a propagating method forks at its layer, a two-pass
+    method leaves after its selection and re-prefills its tokens; every method then decodes from its own
+    cache. Each result equals what ``generate`` gives for that method alone (tokens, KV, selection), except
+    the timing and memory of a shared prefill, which are not one method's: with more than one method
+    ``ttft_s`` is None and ``shared_prefill`` names the group size.
+    """
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+    if not methods:
+        raise ValueError("generate_many needs at least one method")
     chunk = check_chunk(mlp_chunk)
-    method = resolve_method(method, model)
-    max_new_tokens = method.max_new_tokens(max_new_tokens)
     device = model.get_input_embeddings().weight.device
-    mode = resolve_decode_mode(decode_mode, device)
     input_ids = as_input_ids(prompt_ids, tokenizer, device)
-    prompt_len = input_ids.shape[1]
-    num_layers = model.config.num_hidden_layers
+    prompt_len, num_layers = input_ids.shape[1], model.config.num_hidden_layers
     stops = set(model_stop_token_ids(model, tokenizer) if stop_token_ids is None else stop_token_ids)
+    requests = []
+    for method in methods:
+        method = resolve_method(method, model)
+        check_window(method, chunk)
+        mode = resolve_decode_mode(decode_mode, device)
+        budget = method.max_new_tokens(max_new_tokens)
+        cache = PrunedKVCache(num_layers, decode_room=budget, align=cache_alignment(mode))
+        member = Member(method.new_session(num_layers, prompt_len), cache)
+        requests.append(_Request(method, member, budget, mode))
+    shared = len(requests) if len(requests) > 1 else 0  # group size of a shared prefill
     _, _, layers, _, _ = decoder_parts(model)
-    check_window(method, chunk)
     with (
-        memory(device) as memory,
+        memory(device) as meter,
         engine_attention_enabled(model) as implementation,
         chunked_mlp(layers, chunk),
     ):
         kernel = kernel or kernel_for(implementation)
-        session = method.new_session(num_layers, prompt_len)
-        cache = PrunedKVCache(num_layers, decode_room=max_new_tokens, align=cache_alignment(mode))
         scratch = LayerScratch()
         _sync(device)
         start = time.perf_counter()
-        out = prefill(model, input_ids, session, cache, kernel, chunk, scratch)
-        layers_run, position = out.layers_run, prompt_len
-        if out.stop_keep is not None:  # two-pass: re-run the selected ids from scratch, fresh positions
-            selected = input_ids.index_select(1, out.stop_keep.to(device))
-            pass2 = OnePassSession(num_layers, selected.shape[1])
-            out = prefill(model, selected, pass2, cache, kernel, chunk, scratch)
-            layers_run += out.layers_run
-            position = selected.shape[1]
+        prefill_group(model, input_ids, [r.member for r in requests], kernel, chunk, scratch)
+        for r in requests:
+            r.layers_run, r.position = r.member.layers_run, prompt_len
+            if r.member.stop_keep is not None:  # two-pass: re-run the selected ids, fresh positions
+                selected = input_ids.index_select(1, r.member.stop_keep.to(device))
+                out = prefill(
+                    model,
+                    selected,
+                    OnePassSession(num_layers, selected.shape[1]),
+                    r.member.cache,
+                    kernel,
+                    chunk,
+                    scratch,
+                )
+                r.layers_run += out.layers_run
+                r.position, r.member.logits = selected.shape[1], out.logits
+            r.first = int(torch.argmax(r.member.logits))
+            r.member.logits = None
         scratch.release()
-        first = int(torch.argmax(out.logits))
-        ttft = time.perf_counter() - start
-        del out
-        decoding = max_new_tokens > 1 and (ignore_eos or first not in stops)
-        if decoding:
-            memory.next_phase("decode")
-        steps = decode(
-            model, cache, kernel, first, position, max_new_tokens - 1, set() if ignore_eos else stops, mode
-        )
-        session.finish()
-    tokens = [first, *steps.tokens]
+        if not shared:
+            requests[0].ttft = time.perf_counter() - start
+        if any(r.max_new_tokens > 1 and (ignore_eos or r.first not in stops) for r in requests):
+            meter.next_phase("decode")
+        results = []
+        for r in requests:
+            steps = decode(
+                model,
+                r.member.cache,
+                kernel,
+                r.first,
+                r.position,
+                r.max_new_tokens - 1,
+                set() if ignore_eos else stops,
+                r.mode,
+            )
+            r.member.session.finish()
+            results.append((r, steps))
+    return [
+        _result(model, tokenizer, prompt_len, r, steps, meter, kernel, chunk, shared) for r, steps in results
+    ]
+
+
+def _result(
+    model, tokenizer, prompt_len: int, r: _Request, steps, meter, kernel, chunk, shared: int
+) -> GenerationResult:
+    """The :class:`GenerationResult` of one method of a request."""
+    tokens = [r.first, *steps.tokens]
     text = tokenizer.decode(tokens, skip_special_tokens=True) if tokenizer is not None else ""
-    prefill_peak, decode_peak = memory.phases["prefill"], memory.phases.get("decode")
+    prefill_peak, decode_peak = meter.phases["prefill"], meter.phases.get("decode")
+    session, cache = r.member.session, r.member.cache
     return GenerationResult(
         text=text,
         token_ids=tokens,
@@ -161,26 +237,28 @@ def generate(
         kv_lengths=list(cache.prompt_lengths),
         selection_layer=session.selection_layer,
         rel_variance=dict(session.rel_variance),
-        ttft_s=ttft,
-        tpot_s=sum(steps.step_times) / len(steps.step_times) if steps.step_times else None,
-        peak_memory_bytes=memory.peak_bytes,
-        peak_memory_kind=memory.kind,
+        ttft_s=r.ttft,
+        tpot_s=None if shared or not steps.step_times else sum(steps.step_times) / len(steps.step_times),
+        peak_memory_bytes=meter.peak_bytes,
+        peak_memory_kind=meter.kind,
         kv_cache_bytes=cache.prompt_bytes(),
-        layers_run=layers_run,
-        method_config=method.to_config(),
-        peak_memory_reserved_bytes=memory.peak_reserved_bytes,
+        layers_run=r.layers_run,
+        method_config=r.method.to_config(),
+        peak_memory_reserved_bytes=meter.peak_reserved_bytes,
         prefill_peak_bytes=prefill_peak.allocated,
         prefill_peak_reserved_bytes=prefill_peak.reserved,
         decode_peak_bytes=decode_peak.allocated if decode_peak else None,
         decode_peak_reserved_bytes=decode_peak.reserved if decode_peak else None,
         attention_kernel=kernel.name,
-        decode_mode=mode,
+        decode_mode=r.mode,
         decode_graph=steps.graph,
         decode_setup_s=steps.setup_s,
         decode_graph_status=steps.graph_status,
         attention_reason=getattr(getattr(model, "asl_attention_choice", None), "reason", ""),
         mlp_chunk=chunk,
         selection_fired=session.selection_fired,
+        shared_prefill=shared,
+        fork_layer=r.member.fork_layer,
     )
 
 

@@ -18,10 +18,14 @@ from asl.methods.base import Session
 
 
 class EngineRequest:
-    """Per-request attention state handed to the registered attention function."""
+    """Per-request attention state handed to the registered attention function (HF's layer forward).
 
-    def __init__(self, session: Session | None, cache: PrunedKVCache, kernel, prefill: bool):
-        self.session, self.cache, self.kernel, self.prefill = session, cache, kernel, prefill
+    In prefill every member ``(session, cache)`` sees the layer's q/k/v and stores what it keeps; in
+    decoding the one ``cache`` is appended to.
+    """
+
+    def __init__(self, members: list[Member], cache: PrunedKVCache | None, kernel, prefill: bool):
+        self.members, self.cache, self.kernel, self.prefill = members, cache, kernel, prefill
 
     def attend(self, module, query, key, value, scaling):
         layer = module.layer_idx
@@ -29,10 +33,26 @@ class EngineRequest:
             key, value = self.cache.append(layer, key, value)
             return self.kernel(module, query, key, value, False, scaling)
         out = self.kernel(module, query, key, value, True, scaling)
+        for member in self.members:
+            member.attend(layer, query, key, value, scaling)
+        return out
+
+
+@dataclass
+class Member:
+    """One session of a prefill (alone, or sharing the full-token trunk with others) and what it got."""
+
+    session: Session
+    cache: PrunedKVCache
+    logits: torch.Tensor | None = None  # [vocab] logits of the last position (None when pass 1 stopped)
+    layers_run: int = 0
+    stop_keep: torch.Tensor | None = None  # two-pass: original prompt indices selected in pass 1
+    fork_layer: int | None = None  # the layer after which it left a shared trunk (None: it did not)
+
+    def attend(self, layer: int, query, key, value, scaling: float) -> None:
         kept = self.session.on_attention(layer, query, key, value, scaling)
         if kept is not None:
             self.cache.store(layer, *kept)
-        return out
 
 
 @dataclass
@@ -88,23 +108,70 @@ def prefill(
     Pre-norm Llama/Qwen2/Mistral layers run in token chunks of ``chunk`` (``asl.engine.chunked_layer``;
     None: one chunk); other layers run HF's layer forward on every token at once.
     """
-    embed, rotary, layers, _, _ = decoder_parts(model)
+    member = Member(session, cache)
+    prefill_group(model, input_ids, [member], kernel, chunk, scratch)
+    return PrefillOutput(member.logits, member.layers_run, member.stop_keep)
+
+
+def prefill_group(
+    model: PreTrainedModel,
+    input_ids: torch.Tensor,
+    members: list[Member],
+    kernel,
+    chunk: int | None = None,
+    scratch: LayerScratch | None = None,
+) -> None:
+    """One prefill for several sessions: the full-token trunk runs once while any member is on it.
+
+    Every member sees each trunk layer's q/k/v and keeps its own cache. A member that propagates a subset
+    after layer l leaves the trunk there and continues on its own branch (its kept hidden states and
+    positions); a two-pass member that stops takes its selection and leaves; the others share the last
+    logits. A lone member runs exactly as ``prefill`` runs it, and a branch runs the same layer code on
+    the same values, so each member's result is the one it gets alone (``tests/test_engine_shared.py``).
+    """
+    embed = decoder_parts(model)[0]
     hidden = embed(input_ids)
     position_ids = torch.arange(input_ids.shape[1], device=input_ids.device).unsqueeze(0)
-    scratch = scratch if scratch is not None else LayerScratch()
-    for index, layer in enumerate(layers):
+    run_layers(model, hidden, position_ids, list(members), 0, kernel, chunk, scratch or LayerScratch())
+
+
+def run_layers(
+    model, hidden, position_ids, members: list[Member], first: int, kernel, chunk, scratch
+) -> None:
+    """Layers ``first``.. on ``hidden`` for ``members`` (see :func:`prefill_group`)."""
+    _, rotary, layers, _, _ = decoder_parts(model)
+    for index in range(first, len(layers)):
         hidden = prefill_layer(
-            layer, index, hidden, position_ids, rotary, session, cache, kernel, chunk, scratch
+            layers[index], index, hidden, position_ids, rotary, members, kernel, chunk, scratch
         )
-        action = session.after_layer(index)
-        if action.stop:
-            return PrefillOutput(None, index + 1, stop_keep=action.keep)
-        if action.keep is not None:
-            keep = action.keep.to(hidden.device)
-            hidden, position_ids = hidden.index_select(1, keep), position_ids.index_select(1, keep)
-    if session.two_pass:
-        raise RuntimeError(f"{type(session).__name__}: pass 1 ran every layer without selecting")
-    return PrefillOutput(last_logits(model, hidden), len(layers))
+        staying = []
+        for member in members:
+            action = member.session.after_layer(index)
+            member.layers_run = index + 1
+            if action.stop:
+                member.stop_keep, member.fork_layer = action.keep, index
+            elif action.keep is None:
+                staying.append(member)
+            elif len(members) == 1:  # alone: propagate in place
+                keep = action.keep.to(hidden.device)
+                hidden, position_ids = hidden.index_select(1, keep), position_ids.index_select(1, keep)
+                staying.append(member)
+            else:  # fork: its own branch from the next layer on
+                member.fork_layer = index
+                keep = action.keep.to(hidden.device)
+                branch, branch_positions = hidden.index_select(1, keep), position_ids.index_select(1, keep)
+                run_layers(
+                    model, branch, branch_positions, [member], index + 1, kernel, chunk, LayerScratch()
+                )
+        members = staying
+        if not members:
+            return
+    for member in members:
+        if member.session.two_pass:
+            raise RuntimeError(f"{type(member.session).__name__}: pass 1 ran every layer without selecting")
+    logits = last_logits(model, hidden)
+    for member in members:
+        member.logits = logits
 
 
 def prefill_layer(
@@ -113,27 +180,24 @@ def prefill_layer(
     hidden: torch.Tensor,
     position_ids: torch.Tensor,
     rotary,
-    session: Session,
-    cache: PrunedKVCache,
+    members: list[Member],
     kernel,
     chunk: int | None,
     scratch: LayerScratch,
 ) -> torch.Tensor:
-    """One decoder layer of the prefill: attention (the session sees q/k/v and picks what to cache), MLP.
+    """One decoder layer of the prefill: attention (each member sees q/k/v and picks what to cache), MLP.
 
     The chunked path updates ``hidden`` in place and returns it; HF's forward returns a new tensor.
     """
     parts = layer_parts(layer)
     if parts is None:
         position_embeddings = rotary(hidden, position_ids)
-        request = EngineRequest(session, cache, kernel, prefill=True)
+        request = EngineRequest(members, None, kernel, prefill=True)
         return run_layer(layer, hidden, position_ids, position_embeddings, request)
     query, key, value = attention_block(parts, hidden, position_ids, rotary, kernel, chunk, scratch)
-    kept = session.on_attention(index, query, key, value, parts.scaling)
-    del query
-    if kept is not None:
-        cache.store(index, *kept)
-    del kept, key, value
+    for member in members:
+        member.attend(index, query, key, value, parts.scaling)
+    del query, key, value
     mlp_block(parts, hidden, chunk)
     return hidden
 
@@ -147,7 +211,7 @@ def decode_step(
     hidden = embed(host_longs([[token]], device))
     position_ids = host_longs([[position]], device)
     position_embeddings = rotary(hidden, position_ids)
-    request = EngineRequest(None, cache, kernel, prefill=False)
+    request = EngineRequest([], cache, kernel, prefill=False)
     for layer in layers:
         hidden = run_layer(layer, hidden, position_ids, position_embeddings, request)
     return last_logits(model, hidden)
