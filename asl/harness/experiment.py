@@ -23,6 +23,7 @@ from asl.harness.rundir import RunLock, choose_run_dir, revision_of
 from asl.harness.validation import HarnessError, one_line, validate_run
 from asl.harness.wandb_logger import WandbLogger, logger_for, new_run_id
 from asl.results.schema import RunSummary, SampleRecord, sample_key, summarize_run
+from asl.results.stats import check_scores
 from asl.results.store import PredictionStore, atomic_write_json, atomic_write_text, read_records
 
 SUMMARY_INTERVAL_S = 10.0  # metrics.json is rewritten at most this often during a run (and at its end)
@@ -180,7 +181,9 @@ class Experiment:
             rec.rel_variance = {str(k): float(v) for k, v in (res.rel_variance or {}).items()}
             rec.generated_tokens = len(res.token_ids)
             rec.prompt_tokens = res.prompt_tokens
-            rec.score = float(self.backend.score(example, rec.prediction))
+            score = float(self.backend.score(example, rec.prediction))
+            check_scores([score], f"scorer of {rec.task}")  # NaN or out of [0, 1]: the sample's error
+            rec.score = score
         except Exception as exc:  # noqa: BLE001 - a failing sample is recorded and the run goes on
             rec.error = f"{type(exc).__name__}: {one_line(exc)}"
             _warn(f"sample {rec.task}/{rec.id} failed: {rec.error}")
