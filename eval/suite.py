@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from eval.errors import BenchmarkError, MissingDataError, SkippedTask
@@ -84,6 +85,13 @@ def _infinitebench(
             f"InfiniteBench task {task!r} needs real data: set benchmark.data_dir to the folder of official "
             "JSONL files, or to 'hf' for the Hugging Face Hub"
         )
+    if (
+        n is None and task not in VARIANTS
+    ):  # "every record" of a file that is not there: never 1 generated sample
+        raise MissingDataError(
+            f"InfiniteBench task {task!r}: no data folder and no sample count: set benchmark.data_dir to the "
+            "official JSONL folder (or hf), or benchmark.num_samples=N to generate N samples"
+        )
     lengths = _lengths(cfg, task)
     if not lengths:
         raise BenchmarkError(f"generated InfiniteBench task {task!r} needs benchmark.context_length")
@@ -153,6 +161,44 @@ def validate(cfg: Mapping[str, Any]) -> None:
             ruler_tasks.check_task(task)
         elif task not in NIAH_TASKS:
             raise BenchmarkError(f"unknown NIAH task {task!r}; choose one of: {', '.join(NIAH_TASKS)}")
+
+
+def check_data(benchmark_cfg: Mapping[str, Any]) -> None:
+    """What can be checked about a benchmark's data without a tokenizer, so that it fails before a model
+    loads: a ``data_dir`` that is not a folder, local InfiniteBench files (fields, empty, Git LFS pointers;
+    BenchmarkError naming file and line), and tasks whose data is absent (MissingDataError, unless
+    ``benchmark.allow_missing``)."""
+    from eval.datasources import infinitebench_records, is_hub
+
+    cfg = dict(benchmark_cfg)
+    validate(cfg)
+    data_dir = cfg.get("data_dir")
+    if data_dir and not is_hub(data_dir) and not Path(str(data_dir)).expanduser().is_dir():
+        raise MissingDataError(f"benchmark.data_dir: no such directory: {data_dir}")
+    if cfg.get("allow_missing", False):
+        return
+    for entry in _as_list(cfg["tasks"]):
+        family, task = _split(cfg["family"], entry)
+        if family == "infinitebench" and data_dir and not is_hub(data_dir):
+            task = canonical_task(task)
+            if task not in VARIANTS:  # fields, empty files, LFS pointers: one line naming file and line
+                infinitebench_records(task, data_dir, cfg.get("data_revision"))
+            continue
+        if family != "infinitebench" or data_dir:
+            if family == "ruler" and task in ("qa_1", "qa_2") and not data_dir:
+                raise MissingDataError(f"RULER {task} needs SQuAD / HotpotQA: set benchmark.data_dir (or hf)")
+            continue
+        task = canonical_task(task)
+        if task not in SYNTHETIC_TASKS and task not in VARIANTS:
+            raise MissingDataError(
+                f"InfiniteBench task {task!r} needs real data: set benchmark.data_dir to the folder of "
+                "official JSONL files, or to 'hf' for the Hugging Face Hub"
+            )
+        if _num(cfg, task) is None and task not in VARIANTS:
+            raise MissingDataError(
+                f"InfiniteBench task {task!r}: no data folder and no sample count: set benchmark.data_dir to "
+                "the official JSONL folder (or hf), or benchmark.num_samples=N to generate N samples"
+            )
 
 
 def load_examples(

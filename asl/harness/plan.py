@@ -22,6 +22,7 @@ from asl.harness.config import (
     run_dir_for,
     to_plain,
 )
+from asl.harness.plan_checks import data_report, power_report
 from asl.harness.rundir import choose_run_dir
 from asl.harness.validation import validate_run
 from asl.models.registry import ModelSpec
@@ -97,6 +98,10 @@ def plan_text(cfg: DictConfig, cli_keys: set[str] | None = None) -> str:
         f"  prompt lengths: ~{', '.join(map(str, lengths)) or 'as the tasks define'} tokens",
     ]
     lines.append("  " + time_estimate(cfg, spec, method, bench, tasks, lengths, per_task))
+    lines += [
+        "  " + data_report(bench),
+        "  " + power_report((cfg.get("plan") or {}).get("detect_points"), per_task, len(tasks)),
+    ]
     return "\n".join(lines)
 
 

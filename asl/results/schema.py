@@ -169,6 +169,8 @@ class RunSummary:
     skipped_tasks: list[dict[str, Any]] = field(default_factory=list)
     invocation_id: str | None = None  # the one invocation that timed every sample; None if several
     revision: int = 1  # 2, 3... for a recompute forced next to an earlier directory (run.force=true)
+    # the run identity's model settings (dtype, path, device type, ...); empty for runs written before them
+    settings: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -194,8 +196,18 @@ class RunSummary:
 
 def summary_identity(data: Mapping[str, Any]) -> dict[str, Any]:
     """The identity of a ``metrics.json`` of any schema version (to recompute it from its records)."""
-    keys = ("model", "benchmark", "family", "method", "method_label", "seed", "run_hash", "revision")
-    missing = [k for k in keys[:-1] if k not in data]
+    keys = (
+        "model",
+        "benchmark",
+        "family",
+        "method",
+        "method_label",
+        "seed",
+        "run_hash",
+        "revision",
+        "settings",
+    )
+    missing = [k for k in keys[:-2] if k not in data]
     if missing:
         version = data.get("schema_version")
         raise ValueError(f"metrics.json of schema {version!r} lacks {', '.join(missing)}: recompute the run")
@@ -255,4 +267,5 @@ def summarize_run(
         skipped_tasks=list(skipped or []),
         invocation_id=invocations.pop() if len(invocations) == 1 else None,
         revision=int(identity.get("revision") or 1),
+        settings=dict(identity.get("settings") or {}),
     )

@@ -163,6 +163,14 @@ def dirty_note(rows: list[Row]) -> str:
             f"code changes** ({', '.join(dirty)}); see their run_meta.json.")  # fmt: skip
 
 
+def substitution_note(rows: list[Row]) -> str:
+    """The substitutions the rows' runs recorded (run_meta.json ``substitutions``), e.g. a fallback haystack."""
+    found = sorted(
+        {text for r in rows if r.run is not None for text in r.run.meta.get("substitutions") or []}
+    )
+    return "" if not found else "Substitutions: " + "; ".join(found) + "."
+
+
 def section(
     model: str, bench: str, rows: list[Row], baseline: str, families: list[Family] | None = None,
     select: Mapping[str, Any] | None = None,
@@ -191,7 +199,8 @@ def section(
     if not timed and any(r.cell.ttft_s is not None for r in rows):
         out += [NO_RATIO_NOTE.format(base=base or baseline), ""]
     note = dirty_note(rows)
-    return out + ([note, ""] if note else [])
+    subs = substitution_note(rows)
+    return out + ([note, ""] if note else []) + ([subs, ""] if subs else [])
 
 
 def tables_markdown(
