@@ -62,9 +62,18 @@ def _cap(examples: list[Example], cfg: Mapping[str, Any]) -> list[Example]:
             ex.max_new_tokens = min(ex.max_new_tokens, int(limit))
         total = cfg.get("truncate_to") or ex.meta.get("length")
         ex.meta["truncate_to"] = total
-        ex.meta["max_prompt_tokens"] = None if total is None else max(2, int(total) - ex.max_new_tokens)
+        ex.meta["max_prompt_tokens"] = None if total is None else max(2, int(total) - _reserve(ex, cfg))
         ex.meta.setdefault("profile", cfg.get("profile", "chat"))
+        if cfg.get("reference_scoring"):
+            ex.meta["reference_scoring"] = True
     return examples
+
+
+def _reserve(ex: Example, cfg: Mapping[str, Any]) -> int:
+    """Tokens kept free for generation below the truncation length: none for InfiniteBench's ``official``
+    profile (the official code truncates the raw prompt to L), the generation budget otherwise."""
+    official = cfg.get("profile", "chat") == "official" and ex.benchmark == "infinitebench"
+    return 0 if official else ex.max_new_tokens
 
 
 def _infinitebench(
@@ -145,6 +154,10 @@ def validate(cfg: Mapping[str, Any]) -> None:
     if cfg.get("profile", "chat") not in PROFILES:
         raise BenchmarkError(
             f"unknown prompt profile {cfg.get('profile')!r}; choose one of: {', '.join(PROFILES)}"
+        )
+    if cfg.get("reference_scoring") and cfg.get("profile") != "reference":
+        raise BenchmarkError(
+            f"benchmark.reference_scoring applies only to profile=reference, got profile {cfg.get('profile')!r}"
         )
     if not isinstance(cfg.get("allow_missing", False), bool):
         raise BenchmarkError(
@@ -257,4 +270,5 @@ def describe_run(
             if "stratum" in sub:
                 entry["strata"].append(sub["stratum"])
     return {"profile": benchmark_cfg.get("profile", "chat"), "data": data, "subsets": subsets,
+            "reference_scoring": bool(benchmark_cfg.get("reference_scoring", False)),
             "coverage": coverage(benchmark_cfg, list(skipped or []))}  # fmt: skip

@@ -25,12 +25,14 @@ from asl.harness.wandb_logger import WandbLogger, logger_for, new_run_id
 from asl.results.schema import RunSummary, SampleRecord, sample_key, summarize_run
 from asl.results.stats import check_scores
 from asl.results.store import PredictionStore, atomic_write_json, atomic_write_text, read_records
+from eval.scoring import excluded_by_reference
 
 SUMMARY_INTERVAL_S = 10.0  # metrics.json is rewritten at most this often during a run (and at its end)
 #: what the engine reports it ran (GenerationResult fields), copied into run_meta.json as ``engine``
 ENGINE_FIELDS = ("attention_kernel", "decode_mode", "decode_graph", "mlp_chunk")
 WARMUP_NEW_TOKENS = 2  # the untimed warm-up request: prefill and one decode step
 FALLBACK_TEXT = "Milton's Areopagitica"
+EXCLUDED = "excluded: empty prediction (benchmark.reference_scoring averages RULER over non-empty ones)"
 MIN_FILL = 0.98  # a prompt under this share of its target length is flagged (and warned about once)
 
 
@@ -220,6 +222,8 @@ class Experiment:
             score = float(self.backend.score(example, rec.prediction))
             check_scores([score], f"scorer of {rec.task}")  # NaN or out of [0, 1]: the sample's error
             rec.score = score
+            if excluded_by_reference(example, rec.prediction):  # benchmark.reference_scoring on RULER
+                rec.score, rec.error = None, EXCLUDED
         except Exception as exc:  # noqa: BLE001 - a failing sample is recorded and the run goes on
             rec.error = f"{type(exc).__name__}: {one_line(exc)}"
             _warn(f"sample {rec.task}/{rec.id} failed: {rec.error}")
