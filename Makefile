@@ -70,19 +70,19 @@ reproduce-table2: setup
 
 sweep-tau: setup
 	HF_HUB_OFFLINE=1 $(PY) scripts/run.py -m experiment=tau_sweep model=$(MODEL) $(TAU_BENCH) $(ARGS)
-	$(PY) scripts/make_tables.py results_dir=results/tau_sweep
+	$(PY) scripts/make_tables.py experiment=tau_sweep model=$(MODEL) results_dir=results/tau_sweep
 
 sweep-budget: setup
 	HF_HUB_OFFLINE=1 $(PY) scripts/run.py -m experiment=budget_sweep model=$(MODEL) $(RULER_BENCH) $(ARGS)
-	$(PY) scripts/make_tables.py results_dir=results/budget_sweep
+	$(PY) scripts/make_tables.py experiment=budget_sweep model=$(MODEL) results_dir=results/budget_sweep
 
 ruler: setup
 	HF_HUB_OFFLINE=1 $(PY) scripts/run.py -m experiment=ruler model=$(MODEL) $(RULER_BENCH) $(ARGS)
-	$(PY) scripts/make_tables.py results_dir=results/ruler
+	$(PY) scripts/make_tables.py experiment=ruler model=$(MODEL) results_dir=results/ruler
 
 niah: setup
 	HF_HUB_OFFLINE=1 $(PY) scripts/run.py -m experiment=niah model=$(MODEL) $(NIAH_BENCH) $(ARGS)
-	$(PY) scripts/make_tables.py results_dir=results/niah
+	$(PY) scripts/make_tables.py experiment=niah model=$(MODEL) results_dir=results/niah
 
 plots: setup
 	$(PY) scripts/plot.py results_dir=results

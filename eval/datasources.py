@@ -48,9 +48,35 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+LFS_POINTER = "version https://git-lfs.github.com/spec/v1"
+#: fields of an official InfiniteBench record (OpenBMB/InfiniteBench data files); context and answer are required
+IB_FIELDS = ("id", "context", "input", "answer", "options")
+IB_REQUIRED = ("context", "answer")
+
+
+def check_not_lfs(path: Path) -> None:
+    """BenchmarkError when ``path`` is an unfetched Git LFS pointer rather than the data."""
+    with open(path, "rb") as fh:
+        head = fh.read(len(LFS_POINTER))
+    if head == LFS_POINTER.encode():
+        raise BenchmarkError(f"{path}:1: a Git LFS pointer, not the data (fetch it with `git lfs pull`)")
+
+
+def check_fields(path: Path, lineno: int, record: dict[str, Any], known: tuple, required: tuple) -> None:
+    """BenchmarkError naming file and line for a record that lacks a required field or has an unknown one."""
+    fields = [k for k in record if not k.startswith("_")]
+    missing = [k for k in required if k not in record]
+    unknown = [k for k in fields if k not in known]
+    if missing or unknown:
+        what = "; ".join(x for x in (missing and f"missing {', '.join(missing)}",
+                                     unknown and f"unknown {', '.join(unknown)}") if x)  # fmt: skip
+        raise BenchmarkError(f"{path}:{lineno}: {what} (expected fields: {', '.join(known)})")
+
+
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, record); a malformed line raises BenchmarkError naming file and line."""
     path = Path(path)
+    check_not_lfs(path)
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
@@ -65,7 +91,8 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def read_json(path: Path) -> Any:
-    """A whole JSON file; malformed JSON raises BenchmarkError naming the file and line."""
+    """A whole JSON file; malformed JSON (or a Git LFS pointer) raises BenchmarkError naming the file and line."""
+    check_not_lfs(path)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
@@ -139,6 +166,10 @@ def infinitebench_records(
     if not path.is_file():
         raise MissingDataError(f"InfiniteBench file not found: {path}")
     records = [{**rec, "_line": lineno} for lineno, rec in read_jsonl(path)]
+    if not records:
+        raise BenchmarkError(f"{path}:1: empty file (no records)")
+    for rec in records:
+        check_fields(path, rec["_line"], rec, IB_FIELDS, IB_REQUIRED)
     return records, {"source": f"file:{path}", "file_sha256": file_sha256(path)}
 
 

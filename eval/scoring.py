@@ -86,6 +86,11 @@ SCORERS: dict[str, Callable[[str, list[Any]], float]] = {
     "niah_word_overlap": niah_word_overlap,
     "niah_word_overlap12": lambda p, r: niah_word_overlap(p, r, denominator=12),
 }
+#: the ASL reference code's more lenient rules, used only with ``benchmark.reference_scoring=true``
+REFERENCE_SCORERS: dict[str, Callable[[str, list[Any]], float]] = {
+    "kv_retrieval": ib.score_kv_reference,
+    "math_find": ib.score_math_find_reference,
+}
 _TYPED = {"math_find", "code_run", "math_calc", "passkey", "number_string", "kv_retrieval"}
 
 
@@ -98,7 +103,21 @@ def score(example: Example | Mapping[str, Any], prediction: str) -> float:
     answers = list(data.get("answers") or [])
     if metric in _TYPED:  # labels read back as strings must not silently score 0 (benchmarks.md §1.1)
         answers = normalize_answers(metric, answers, list(data.get("options") or []))
-    return float(SCORERS[metric](prediction_for(data, prediction or ""), answers))
+    meta = data.get("meta") or {}
+    scorer = REFERENCE_SCORERS.get(metric) if meta.get("reference_scoring") else None
+    return float((scorer or SCORERS[metric])(prediction_for(data, prediction or ""), answers))
+
+
+def excluded_by_reference(example: Example | Mapping[str, Any], prediction: str) -> bool:
+    """True when ``benchmark.reference_scoring`` leaves this sample out of the means: the ASL reference
+    code averages RULER scores over non-empty predictions only."""
+    data = example.to_dict() if isinstance(example, Example) else dict(example)
+    meta = data.get("meta") or {}
+    return (
+        bool(meta.get("reference_scoring"))
+        and data.get("benchmark") == "ruler"
+        and not (prediction or "").strip()
+    )
 
 
 def aggregate(scores: list[float]) -> float:

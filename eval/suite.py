@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from eval.errors import BenchmarkError, MissingDataError, SkippedTask
@@ -61,9 +62,18 @@ def _cap(examples: list[Example], cfg: Mapping[str, Any]) -> list[Example]:
             ex.max_new_tokens = min(ex.max_new_tokens, int(limit))
         total = cfg.get("truncate_to") or ex.meta.get("length")
         ex.meta["truncate_to"] = total
-        ex.meta["max_prompt_tokens"] = None if total is None else max(2, int(total) - ex.max_new_tokens)
+        ex.meta["max_prompt_tokens"] = None if total is None else max(2, int(total) - _reserve(ex, cfg))
         ex.meta.setdefault("profile", cfg.get("profile", "chat"))
+        if cfg.get("reference_scoring"):
+            ex.meta["reference_scoring"] = True
     return examples
+
+
+def _reserve(ex: Example, cfg: Mapping[str, Any]) -> int:
+    """Tokens kept free for generation below the truncation length: none for InfiniteBench's ``official``
+    profile (the official code truncates the raw prompt to L), the generation budget otherwise."""
+    official = cfg.get("profile", "chat") == "official" and ex.benchmark == "infinitebench"
+    return 0 if official else ex.max_new_tokens
 
 
 def _infinitebench(
@@ -83,6 +93,13 @@ def _infinitebench(
         raise MissingDataError(
             f"InfiniteBench task {task!r} needs real data: set benchmark.data_dir to the folder of official "
             "JSONL files, or to 'hf' for the Hugging Face Hub"
+        )
+    if (
+        n is None and task not in VARIANTS
+    ):  # "every record" of a file that is not there: never 1 generated sample
+        raise MissingDataError(
+            f"InfiniteBench task {task!r}: no data folder and no sample count: set benchmark.data_dir to the "
+            "official JSONL folder (or hf), or benchmark.num_samples=N to generate N samples"
         )
     lengths = _lengths(cfg, task)
     if not lengths:
@@ -138,6 +155,10 @@ def validate(cfg: Mapping[str, Any]) -> None:
         raise BenchmarkError(
             f"unknown prompt profile {cfg.get('profile')!r}; choose one of: {', '.join(PROFILES)}"
         )
+    if cfg.get("reference_scoring") and cfg.get("profile") != "reference":
+        raise BenchmarkError(
+            f"benchmark.reference_scoring applies only to profile=reference, got profile {cfg.get('profile')!r}"
+        )
     if not isinstance(cfg.get("allow_missing", False), bool):
         raise BenchmarkError(
             f"benchmark.allow_missing must be true or false, got {cfg.get('allow_missing')!r}"
@@ -153,6 +174,44 @@ def validate(cfg: Mapping[str, Any]) -> None:
             ruler_tasks.check_task(task)
         elif task not in NIAH_TASKS:
             raise BenchmarkError(f"unknown NIAH task {task!r}; choose one of: {', '.join(NIAH_TASKS)}")
+
+
+def check_data(benchmark_cfg: Mapping[str, Any]) -> None:
+    """What can be checked about a benchmark's data without a tokenizer, so that it fails before a model
+    loads: a ``data_dir`` that is not a folder, local InfiniteBench files (fields, empty, Git LFS pointers;
+    BenchmarkError naming file and line), and tasks whose data is absent (MissingDataError, unless
+    ``benchmark.allow_missing``)."""
+    from eval.datasources import infinitebench_records, is_hub
+
+    cfg = dict(benchmark_cfg)
+    validate(cfg)
+    data_dir = cfg.get("data_dir")
+    if data_dir and not is_hub(data_dir) and not Path(str(data_dir)).expanduser().is_dir():
+        raise MissingDataError(f"benchmark.data_dir: no such directory: {data_dir}")
+    if cfg.get("allow_missing", False):
+        return
+    for entry in _as_list(cfg["tasks"]):
+        family, task = _split(cfg["family"], entry)
+        if family == "infinitebench" and data_dir and not is_hub(data_dir):
+            task = canonical_task(task)
+            if task not in VARIANTS:  # fields, empty files, LFS pointers: one line naming file and line
+                infinitebench_records(task, data_dir, cfg.get("data_revision"))
+            continue
+        if family != "infinitebench" or data_dir:
+            if family == "ruler" and task in ("qa_1", "qa_2") and not data_dir:
+                raise MissingDataError(f"RULER {task} needs SQuAD / HotpotQA: set benchmark.data_dir (or hf)")
+            continue
+        task = canonical_task(task)
+        if task not in SYNTHETIC_TASKS and task not in VARIANTS:
+            raise MissingDataError(
+                f"InfiniteBench task {task!r} needs real data: set benchmark.data_dir to the folder of "
+                "official JSONL files, or to 'hf' for the Hugging Face Hub"
+            )
+        if _num(cfg, task) is None and task not in VARIANTS:
+            raise MissingDataError(
+                f"InfiniteBench task {task!r}: no data folder and no sample count: set benchmark.data_dir to "
+                "the official JSONL folder (or hf), or benchmark.num_samples=N to generate N samples"
+            )
 
 
 def load_examples(
@@ -211,4 +270,5 @@ def describe_run(
             if "stratum" in sub:
                 entry["strata"].append(sub["stratum"])
     return {"profile": benchmark_cfg.get("profile", "chat"), "data": data, "subsets": subsets,
+            "reference_scoring": bool(benchmark_cfg.get("reference_scoring", False)),
             "coverage": coverage(benchmark_cfg, list(skipped or []))}  # fmt: skip

@@ -43,7 +43,9 @@ def main(cfg: DictConfig) -> None:
     from hydra import compose
     from hydra.core.hydra_config import HydraConfig
 
+    from asl.harness.config import to_plain
     from asl.harness.meta import git_state
+    from asl.results.multiplicity import parse_families
     from asl.results.reader import load_runs
     from asl.results.table2 import write_table2
     from asl.results.tables import summary_rows
@@ -65,10 +67,12 @@ def main(cfg: DictConfig) -> None:
         sys.exit(proc.returncode)
     baseline = str(run_cfg.tables.ratio_baseline)
     try:
-        write_tables(results_dir, baseline)
+        families = parse_families(to_plain(run_cfg.tables.get("families")))
+        write_tables(results_dir, baseline, families)
         paths = write_table2(
-            summary_rows(load_runs(results_dir)), model, results_dir / model, baseline=baseline
-        )
+            summary_rows(load_runs(results_dir)), model, results_dir / model, baseline=baseline,
+            families=families,
+        )  # fmt: skip
     except (ValueError, OSError) as exc:
         fail(str(exc).splitlines()[0], PROG)
     if not paths:

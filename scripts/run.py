@@ -69,5 +69,10 @@ if __name__ == "__main__":
     from asl.harness.meta import invocation_id
 
     invocation_id()  # one id for this command and the jobs it starts (timings compare only within one)
-    precheck_or_exit(sys.argv[1:], PROG, validate=True)
-    main()
+    try:
+        precheck_or_exit(sys.argv[1:], PROG, validate=True)
+        main()
+    except KeyboardInterrupt:  # the run directory is consistent: finished samples are kept, a re-run resumes
+        print(f"{PROG}: interrupted (finished samples are saved; run the same command again to resume)",
+              file=sys.stderr, flush=True)  # fmt: skip
+        sys.exit(130)

@@ -32,7 +32,7 @@ def _write(path, records):
     )
 
 
-def test_loader_normalises_types_and_tolerates_keys(tmp_path):
+def test_loader_normalises_types(tmp_path):
     _write(
         tmp_path / "math_find.jsonl",
         [
@@ -41,7 +41,6 @@ def test_loader_normalises_types_and_tolerates_keys(tmp_path):
                 "context": "[1, 5, 3]",
                 "input": "The largest number of the list is: ",
                 "answer": ["5"],
-                "extra": 1,
             }
         ],
     )

@@ -97,7 +97,9 @@ def test_run_multirun_preview_and_info_from_the_command_line(tmp_path):
     proc = script("run.py", "experiment=tau_sweep", "--cfg=job", "benchmark=infinitebench_embedded", "-m",
                   cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("# 12 job(s)") and "Traceback" not in proc.stderr
+    assert (
+        proc.stdout.startswith("# 24 job(s)") and "Traceback" not in proc.stderr
+    )  # 3 methods x 4 tau x 2 seeds
     info = script("run.py", "--info", "defaults", cwd=tmp_path)
     assert info.returncode == 0 and "Defaults List" in info.stdout
     bad = script("run.py", "method.tua=0.5", cwd=tmp_path)

@@ -8,15 +8,9 @@ from types import SimpleNamespace
 import pytest
 
 from asl.results.accuracy import MixedSampleCounts, gather
+from asl.results.paired import mcnemar_exact, paired_difference
 from asl.results.schema import SampleRecord, legacy_fired, summarize_run
-from asl.results.stats import (
-    accuracy_estimate,
-    clopper_pearson,
-    mcnemar_exact,
-    paired_difference,
-    stratified_estimate,
-    wilson_interval,
-)
+from asl.results.stats import accuracy_estimate, stratified_estimate, wilson_interval
 
 
 # Newcombe (1998), "Two-sided confidence intervals for the single proportion", Table II, method 3 (score
@@ -46,26 +40,6 @@ def test_mcnemar_exact(b, c, p):
     assert mcnemar_exact(b, c) == pytest.approx(p)
 
 
-# Clopper-Pearson exact intervals (the Beta quantiles, e.g. scipy.stats.beta.ppf), to 4 decimals.
-@pytest.mark.parametrize(
-    "k, n, lo, hi",
-    [(0, 10, 0.0, 0.3085), (3, 10, 0.0667, 0.6525), (5, 10, 0.1871, 0.8129), (8, 9, 0.5175, 0.9972)],
-)
-def test_clopper_pearson(k, n, lo, hi):
-    assert clopper_pearson(k, n) == pytest.approx((lo, hi), abs=5e-5)
-
-
-def test_the_binary_difference_interval_agrees_with_mcnemar():
-    """The interval excludes 0 exactly when McNemar's exact p < 0.05 (one test, one interval)."""
-    for b in range(16):
-        for c in range(16):
-            a_scores = {"t": {i: 1.0 if i < b else 0.0 for i in range(b + c + 4)}}
-            b_scores = {"t": {i: 1.0 if b <= i < b + c else 0.0 for i in range(b + c + 4)}}
-            diff = paired_difference(a_scores, b_scores)
-            assert (diff.lo > 0 or diff.hi < 0) == (mcnemar_exact(b, c) < 0.05), (b, c)
-            assert diff.significant == (mcnemar_exact(b, c) < 0.05)
-
-
 def test_binary_scores_get_wilson_at_one_decimal():
     est = accuracy_estimate([1, 1, 1, 0, 0])
     assert est.method == "wilson" and est.n == 5
@@ -73,10 +47,10 @@ def test_binary_scores_get_wilson_at_one_decimal():
     assert accuracy_estimate([]) is None
 
 
-def test_fractional_scores_get_a_reproducible_bootstrap():
+def test_fractional_scores_get_a_reproducible_t_interval():
     scores = [0.0, 1 / 3, 2 / 3, 1.0, 1 / 3, 1 / 3]
     a, b = accuracy_estimate(scores), accuracy_estimate(list(scores))
-    assert a == b and a.method == "bootstrap"  # seeded: the same scores, the same interval, byte for byte
+    assert a == b and a.method == "t"  # deterministic: the same scores, the same interval, byte for byte
     assert a.value == pytest.approx(100 * sum(scores) / 6) and a.lo < a.value < a.hi
     assert 0 <= a.lo and a.hi <= 100
 
@@ -84,11 +58,12 @@ def test_fractional_scores_get_a_reproducible_bootstrap():
 def test_strata_weighted_equally_and_no_interval_collapses():
     est = stratified_estimate({"a": [1, 0], "b": [1, 1, 1, 1]})
     assert est.value == pytest.approx(75.0) and est.n == 6  # mean of task means, not of samples
-    # every sample agrees inside each task, yet 12 samples per task leave real uncertainty: the Wilson
-    # interval of the mean at the effective sample size (24 here)
+    # every sample agrees inside each task, yet 12 samples per task leave real uncertainty: MOVER over the
+    # tasks' Wilson intervals
     flat = stratified_estimate({"a": [0] * 12, "b": [1] * 12})
-    assert flat.method == "wilson-neff" and flat.value == 50.0
-    assert (flat.lo, flat.hi) == pytest.approx(tuple(100 * x for x in wilson_interval(12, 24)))
+    assert flat.method == "mover" and flat.value == 50.0 and flat.n_eff == pytest.approx(24)
+    half = 50 * wilson_interval(0, 12)[1]  # each bound moves by one task's half of its Wilson width
+    assert (flat.lo, flat.hi) == pytest.approx((50 - half, 50 + half))
     weighted = stratified_estimate({"a": [0] * 4, "b": [1] * 4}, {"a": 3, "b": 1})
     assert weighted.value == pytest.approx(25.0)
 
@@ -105,8 +80,8 @@ def test_paired_difference_binary_uses_mcnemar():
 def test_identical_or_unpaired_is_within_noise():
     a = {"t": {i: float(i % 2) for i in range(12)}}
     same = paired_difference(a, a)
-    assert same.delta == 0 and same.p_value == 1.0 and same.verdict == "within noise"
-    assert same.text() == "+0.0 [+0.0, +0.0] p=1.00"  # no discordant pair: nothing to be uncertain about
+    assert same.delta == 0 and same.p_value == 1.0 and same.verdict == "identical"
+    assert same.text() == "identical on 12 samples"  # no discordant pair: not a zero-width interval
     # one discordant pair in 5: not a difference anyone should claim
     x = {"t": {0: 1.0, 1: 1.0, 2: 0.0, 3: 0.0, 4: 1.0}}
     y = {"t": {0: 1.0, 1: 0.0, 2: 0.0, 3: 0.0, 4: 1.0}}
@@ -120,7 +95,7 @@ def test_fractional_differences_use_a_sign_flip_test():
     a = {"t": {i: 0.9 for i in range(12)}}
     b = {"t": {i: 0.1 for i in range(12)}}
     diff = paired_difference(a, b)
-    assert diff.test == "sign-flip" and diff.p_value < 0.01 and diff.verdict == "better"
+    assert diff.test == "sign-flip" and diff.p_value == pytest.approx(2 / 4096) and diff.verdict == "better"
     assert diff.text().startswith("+80.0 [")
 
 

@@ -56,14 +56,17 @@ def test_summary_csv_and_tables_md(runs: Path) -> None:
     assert labels_of(md, f"{MODEL} / infinitebench: accuracy") == [
         "Full KV", "SnapKV", "FastKV", "ASL", "Demo", "ASL (Full before)",
     ]  # fmt: skip
-    assert "| Method | Retr.PassKey | Retr.KV | Avg. | n | Tasks |" in md
-    # accuracy with its Wilson interval and n (2 of 2 -> [34.2, 100.0]); a skipped task is a dash
-    assert "| ASL (Full before) | 100.0 [34.2, 100.0] | – | 100.0 [34.2, 100.0] | 2 | 1 of 2 tasks |" in md
+    assert "| Method | Retr.PassKey | Retr.KV | Avg. | SE | n | n_eff | Tasks |" in md
+    # accuracy with its Wilson interval, SE, n and n_eff (2 of 2 -> [34.2, 100.0]); a skipped task is a dash
+    assert (
+        "| ASL (Full before) | 100.0 [34.2, 100.0] | – | 100.0 [34.2, 100.0] | 0.0 | 2 | 2 | 1 of 2 tasks |"
+        in md
+    )
     assert (
         "### llama31_8b_ul / infinitebench: TTFT ratio to Full KV (same invocation)" in md
         and "| SnapKV | 0.50 | 0.50 | 0.50 |" in md
     )
-    assert "| SnapKV | -25.0 [" in md and "within noise" in md  # the paired difference to Full KV
+    assert "| SnapKV − Full KV | each method vs baseline | -25.0 [" in md and "within noise" in md  # paired
     assert "| ASL | 2 of 2 @ 12.0 | 2 of 2 @ 12.0 | 4 of 4 @ 12.0 |" in md  # selection fired, k of n
     assert "## smollm2_135m / infinitebench_embedded: accuracy (%), Table 2 layout" in md
     assert md_path.read_text().strip() == md.strip()
@@ -72,7 +75,7 @@ def test_summary_csv_and_tables_md(runs: Path) -> None:
 def test_ruler_by_context_length_with_skipped_task(runs: Path) -> None:
     _, _, md = write_tables(runs / "ruler", "fullkv")
     assert "accuracy (%), mean over tasks by context length" in md
-    assert "| Method | 512 | 1024 | Avg. | n | Tasks |" in md
+    assert "| Method | 512 | 1024 | Avg. | SE | n | n_eff | Tasks |" in md
     assert (
         "| ASL | 50.0 [9.5, 90.5] | 0.0 [0.0, 65.8] | 25.0 [" in md and "| 1 of 2 tasks |" in md
     )  # qa_1 skipped
@@ -125,13 +128,16 @@ def test_table2_beside_the_paper(runs: Path) -> None:
     # Full KV: ours 50 / 50 against the paper's 100 / 16.2, and its 10-task Avg. recomputed over these two
     assert (
         "| KV = Full | Full KV | 50.0 [9.5, 90.5] / 100.0 (-50.0) | **50.0** [9.5, 90.5] / 16.2 (+33.8) | "
-        "50.0 [15.0, 85.0] / 58.1 (-8.1) | 2 | 1.00 |" in md
+        "50.0 [21.3, 78.7] / 58.1 (-8.1) | 35.4 | 2 | 4 | 1.00 |" in md
     )
-    assert "| KV = 2048 | Demo | 50.0 [9.5, 90.5] | 0.0 [0.0, 65.8] | 25.0 [4.6, 69.9] | 2 | 0.50 |" in md
+    assert (
+        "| KV = 2048 | Demo | 50.0 [9.5, 90.5] | 0.0 [0.0, 65.8] | 25.0 [4.7, 63.6] | 25.0 | 2 | 4 | 0.50 |"
+        in md
+    )
     # ASL (Full before) skipped Retr.KV: the paper's average is taken over the task it ran
     assert (
         "| ASL (Full before) | **100.0** [34.2, 100.0] / 100.0 (+0.0) | – / 15.4 (–) | "
-        "**100.0** [34.2, 100.0] / 100.0 (+0.0) | 2 | 0.50 | 1 of 2 tasks |" in md
+        "**100.0** [34.2, 100.0] / 100.0 (+0.0) | 0.0 | 2 | 2 | 0.50 | 1 of 2 tasks |" in md
     )
     assert "### Paired differences of the Avg." in md
     assert r"\textbf{100.0} {\tiny[34.2, 100.0]} {\tiny(100.0, +0.0)}" in tex and r"ASL (Full before)" in tex
@@ -184,3 +190,16 @@ def test_paper_rows_are_keyed_by_the_methods_display_labels() -> None:
         assert {"Full KV", "ASL", "ASL_2pass", "FastKV (Full before)", "ASL (Full before)"} <= set(paper)
         for row in paper.values():
             assert abs(fmean(row[t] for t in table2_columns()) - row["avg"]) < 0.06
+
+
+def test_swept_method_keys_are_csv_columns(runs: Path) -> None:
+    """A budget or stride sweep groups in pandas by its own column (it used to sit in method_config's JSON)."""
+    root = runs / "table2"
+    write_run(root, MODEL, "infinitebench", "infinitebench", demo_config(1024, stride=4), DEMO_RECORDS)
+    csv_path, _, md = write_tables(root, "fullkv")
+    rows = list(csv.DictReader(csv_path.open()))
+    assert {"kv_budget", "stride"} <= set(rows[0])
+    demo = {(r["kv_budget"], r["stride"]) for r in rows if r["method"] == "demo"}
+    assert demo == {("2048", "1"), ("1024", "4")}
+    assert all(r["kv_budget"] == "" for r in rows if r["method"] == "fullkv")  # no budget: empty
+    assert "exploratory (nearest rival, chosen by the data)" in md and "p (Holm)" in md

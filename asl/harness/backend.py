@@ -24,6 +24,8 @@ class Backend:
     stop_token_ids: Callable[[Any, Any], list[int]]
     #: data provenance, subset draws and task coverage for run_meta.json (eval.suite.describe_run)
     describe_run: Callable[..., dict[str, Any]] = lambda bench, examples, skipped: {}
+    #: the data checks that need no tokenizer, run before the model loads (eval.suite.check_data)
+    check_data: Callable[[dict[str, Any]], None] = lambda bench: None
 
 
 def default_backend() -> Backend:
@@ -32,9 +34,10 @@ def default_backend() -> Backend:
     from asl.models import stop_token_ids
     from eval.prompts import build_prompt_ids
     from eval.scoring import score
-    from eval.suite import describe_run, load_examples
+    from eval.suite import check_data, describe_run, load_examples
 
-    return Backend(load_model, generate, load_examples, build_prompt_ids, score, stop_token_ids, describe_run)
+    return Backend(load_model, generate, load_examples, build_prompt_ids, score, stop_token_ids, describe_run,
+                   check_data)  # fmt: skip
 
 
 _MODEL_CACHE: dict[tuple, tuple[Any, Any]] = {}

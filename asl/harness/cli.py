@@ -109,10 +109,11 @@ def check_job(config_name: str, overrides: list[str], validate: bool) -> str | N
         return compose_error(exc, config_name, overrides)
     if validate:
         from asl.harness.config import cli_override_keys, resolve_run_method
-        from asl.harness.validation import validate_run
+        from asl.harness.validation import check_paths, validate_run
 
         try:
             validate_run(cfg)
+            check_paths(cfg, cli_override_keys(overrides))
             resolve_run_method(cfg, cli_override_keys(overrides))
         except (ValueError, TypeError) as exc:
             return one_line(exc)

@@ -76,14 +76,43 @@ def resolve_run_method(cfg: DictConfig, cli_keys: set[str] | None = None) -> tup
     return spec, method
 
 
+#: model settings that can change a result, all in the run identity (a change never resumes or merges)
+MODEL_SETTINGS = ("source", "path", "revision", "gguf_file", "dtype", "attn_implementation", "layer_preset",
+                  "chat_template", "trust_remote_code")  # fmt: skip
+
+
+def device_type(device: Any) -> str:
+    """``cuda`` or ``cpu`` (or ``mps``...) of a ``device`` setting; null picks cuda when available."""
+    if device in (None, "", "auto"):
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(device).split(":", 1)[0]
+
+
+def model_settings(cfg: DictConfig) -> dict[str, Any]:
+    """The model settings a run's predictions depend on: where the weights come from (path, revision, GGUF
+    file), the dtype actually asked for (the run's ``dtype``, else the model YAML's), attention
+    implementation, device type, layer preset and chat template."""
+    model = to_plain(cfg.model) or {}
+    out = {key: model.get(key) for key in MODEL_SETTINGS}
+    if cfg.get("dtype") is not None:
+        out["dtype"] = str(cfg.get("dtype"))
+    out["device_type"] = device_type(cfg.get("device"))
+    return out
+
+
 def identity(cfg: DictConfig, method: dict[str, Any]) -> dict[str, Any]:
-    """Everything that determines a run's predictions (the hashed part of the run directory).
+    """Everything that determines a run's predictions (the hashed part of the run directory): the model
+    and its settings (:func:`model_settings`), the resolved method, the whole benchmark node (tasks, lengths,
+    profile, haystack, data), the seed and the generation settings.
 
     ``method`` is the resolved method config (``PruningMethod.to_config()``), so a change of the model's
     layer preset or of ``model.layer_presets`` changes the hash exactly when it changes the method.
     """
     return {
         "model": str(cfg.model.name),
+        "model_settings": model_settings(cfg),
         "method": method,
         "benchmark": to_plain(cfg.benchmark),
         "seed": int(cfg.seed),

@@ -20,15 +20,20 @@ from asl.harness.backend import Backend, default_backend, load_cached
 from asl.harness.config import config_hash, identity, resolve_run_method, run_dir_for, to_plain
 from asl.harness.meta import invocation_id, now_iso, run_meta
 from asl.harness.rundir import RunLock, choose_run_dir, revision_of
-from asl.harness.validation import HarnessError, one_line, validate_run
+from asl.harness.validation import HarnessError, check_paths, one_line, validate_run
 from asl.harness.wandb_logger import WandbLogger, logger_for, new_run_id
 from asl.results.schema import RunSummary, SampleRecord, sample_key, summarize_run
+from asl.results.stats import check_scores
 from asl.results.store import PredictionStore, atomic_write_json, atomic_write_text, read_records
+from eval.scoring import excluded_by_reference
 
 SUMMARY_INTERVAL_S = 10.0  # metrics.json is rewritten at most this often during a run (and at its end)
 #: what the engine reports it ran (GenerationResult fields), copied into run_meta.json as ``engine``
 ENGINE_FIELDS = ("attention_kernel", "decode_mode", "decode_graph", "mlp_chunk")
 WARMUP_NEW_TOKENS = 2  # the untimed warm-up request: prefill and one decode step
+FALLBACK_TEXT = "Milton's Areopagitica"
+EXCLUDED = "excluded: empty prediction (benchmark.reference_scoring averages RULER over non-empty ones)"
+MIN_FILL = 0.98  # a prompt under this share of its target length is flagged (and warned about once)
 
 
 def _seed_everything(seed: int) -> None:
@@ -64,6 +69,17 @@ def _warn(msg: str) -> None:
     print(f"warning: {msg}", file=sys.stderr, flush=True)
 
 
+def substitutions(bench: dict[str, Any], examples: list[Any]) -> list[str]:
+    """What the run uses in place of what its setup calls for, one line each (today: the bundled haystack
+    standing in when ``benchmark.haystack`` is not set)."""
+    if bench.get("haystack") is not None:
+        return []
+    wanted = sorted({str(m["haystack_fallback_for"]) for ex in examples
+                     if (m := _field(ex, "meta") or {}).get("haystack_fallback_for")})  # fmt: skip
+    return [f"haystack: benchmark.haystack is not set, so the bundled text ({FALLBACK_TEXT}) stands in for {w} "
+            "(set benchmark.haystack=essay:PATH or pg19:PATH)" for w in wanted]  # fmt: skip
+
+
 class Experiment:
     """A configured run; :meth:`prepare` validates everything, :meth:`execute` writes the run directory."""
 
@@ -81,10 +97,12 @@ class Experiment:
         self.bench = dict(to_plain(cfg.benchmark))
         self.seed = int(cfg.seed) if isinstance(cfg.seed, int) else cfg.seed
         self._warned_budget = False
+        self._warned_short = False
         self._summary_time = 0.0
         self.skipped: list[Any] = []
         self.records: dict[str, SampleRecord] = {}
         self.engine: dict[str, Any] = {}
+        self.substitutions: list[str] = []
 
     @property
     def backend(self) -> Backend:
@@ -98,6 +116,7 @@ class Experiment:
         """Validate config, method, model and data; return the run directory (not yet created)."""
         cfg = self.cfg
         validate_run(cfg)
+        check_paths(cfg, self.cli_keys)
         self.spec, self.method = resolve_run_method(cfg, self.cli_keys)
         self.ident = identity(cfg, self.method.to_config())
         self.run_hash = config_hash(self.ident)
@@ -109,12 +128,16 @@ class Experiment:
                 file=sys.stderr,
             )
         be = self.backend
+        be.check_data(self.bench)  # missing data and absent folders stop here, before the model loads
         self.model, self.tokenizer = load_cached(be, self.spec, cfg.get("device"), cfg.get("dtype"))
         with warnings.catch_warnings(record=True) as caught:  # pool caps, skipped tasks: one line each
             warnings.simplefilter("always")
             self.examples = list(be.load_examples(self.bench, self.tokenizer, self.seed, self.skipped))
         for warning in caught:
             _warn(one_line(warning.message))
+        self.substitutions = substitutions(self.bench, self.examples)
+        for text in self.substitutions:  # one warning each, at the start; also in run_meta.json and tables
+            _warn(text)
         if not self.examples:
             raise HarnessError(
                 f"benchmark {self.bench.get('name')}: no examples for tasks {self.bench.get('tasks')}"
@@ -136,6 +159,22 @@ class Experiment:
                 f"({_field(example, 'task')}/{_field(example, 'id')}): this equals FullKV"
             )
         return ids, info
+
+    def _fill(self, info: dict, tokens: int, example: Any) -> dict:
+        """The truncation record with how much of its target length the prompt fills; a prompt under
+        :data:`MIN_FILL` of it is flagged ``short_prompt`` in the sample and warned about once per run."""
+        limit = (_field(example, "meta") or {}).get("max_prompt_tokens")
+        info = dict(info or {})
+        if limit:
+            info["fill"] = round(tokens / int(limit), 4)
+            if tokens < MIN_FILL * int(limit):
+                info["short_prompt"] = True
+                if not self._warned_short:
+                    self._warned_short = True
+                    _warn(f"{_field(example, 'task')}/{_field(example, 'id')}: prompt of {tokens} tokens fills "
+                          f"{tokens / int(limit):.1%} of its target {limit} (< {MIN_FILL:.0%}; flagged short_prompt "
+                          "in its record's truncation)")  # fmt: skip
+        return info
 
     def _run_flag(self, key: str) -> bool:
         return bool((self.cfg.get("run") or {}).get(key, False))
@@ -159,7 +198,7 @@ class Experiment:
         rec.invocation_id = self.invocation
         try:
             ids, info = self._prompt(example)
-            rec.prompt_tokens, rec.truncation = len(ids), info
+            rec.prompt_tokens, rec.truncation = len(ids), self._fill(info, len(ids), example)
             _seed_everything(self.seed)
             res = self.backend.generate(
                 self.model,
@@ -180,7 +219,11 @@ class Experiment:
             rec.rel_variance = {str(k): float(v) for k, v in (res.rel_variance or {}).items()}
             rec.generated_tokens = len(res.token_ids)
             rec.prompt_tokens = res.prompt_tokens
-            rec.score = float(self.backend.score(example, rec.prediction))
+            score = float(self.backend.score(example, rec.prediction))
+            check_scores([score], f"scorer of {rec.task}")  # NaN or out of [0, 1]: the sample's error
+            rec.score = score
+            if excluded_by_reference(example, rec.prediction):  # benchmark.reference_scoring on RULER
+                rec.score, rec.error = None, EXCLUDED
         except Exception as exc:  # noqa: BLE001 - a failing sample is recorded and the run goes on
             rec.error = f"{type(exc).__name__}: {one_line(exc)}"
             _warn(f"sample {rec.task}/{rec.id} failed: {rec.error}")
@@ -232,6 +275,7 @@ class Experiment:
         meta.update(run_dir=str(run_dir), run_hash=self.run_hash, revision=revision_of(run_dir), attempts=1,
                     invocation_id=self.invocation, wandb_id=previous.get("wandb_id") or new_run_id())  # fmt: skip
         meta["benchmark"] = self.backend.describe_run(self.bench, self.examples, self.skipped)
+        meta["substitutions"] = list(self.substitutions)
         if previous:
             meta.update(first_start_time=previous.get("first_start_time", previous.get("start_time")))
             meta["attempts"] = int(previous.get("attempts", 1)) + 1
@@ -300,6 +344,7 @@ class Experiment:
             "seed": self.seed,
             "run_hash": self.run_hash,
             "revision": revision_of(self.run_dir),
+            "settings": self.ident["model_settings"],
         }
         skipped = [s.to_dict() for s in self.skipped]
         summary = summarize_run(ident, ordered, len(self.examples), skipped)

@@ -25,6 +25,7 @@ from asl.harness.config import (
     run_dir_for,
     to_plain,
 )
+from asl.harness.plan_checks import data_report, power_report
 from asl.harness.preflight import CPU_PROFILE, budget_warning, device_profile_name, gpu_lines, task_data
 from asl.harness.rundir import choose_run_dir
 from asl.harness.validation import validate_run
@@ -109,6 +110,10 @@ def plan_text(cfg: DictConfig, cli_keys: set[str] | None = None) -> str:
         f"  prompt lengths: ~{', '.join(map(str, lengths)) or 'as the tasks define'} tokens",
     ]
     lines += preflight_lines(cfg, spec, method, bench, tasks, lengths, n, per_task)
+    lines += [
+        "  " + data_report(bench),
+        "  " + power_report((cfg.get("plan") or {}).get("detect_points"), per_task, len(tasks)),
+    ]
     return "\n".join(lines)
 
 

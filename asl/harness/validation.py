@@ -50,3 +50,32 @@ def one_line(exc: BaseException) -> str:
         if line.strip():
             return line.strip()
     return type(exc).__name__
+
+
+def _looks_local(path: str) -> bool:
+    """A filesystem path rather than a Hub id (absolute, ``./``, ``../`` or ``~``)."""
+    return path.startswith(("/", "./", "../", "~")) or path in (".", "..")
+
+
+def check_paths(cfg: Any, cli_keys: set[str] | None = None) -> None:
+    """Path settings checked before any model is loaded, each error naming its key: ``results_dir`` must
+    be a writable directory (or creatable), a local ``model.path`` must exist, and ``model.path`` cannot
+    be overridden on a model whose weights do not come from it (the embedded GGUF, random tiny models)."""
+    import os
+    from pathlib import Path
+
+    model = cfg.model
+    path = str(model.get("path") or "")
+    if "model.path" in (cli_keys or set()) and model.get("source") != "hf":
+        raise HarnessError(
+            f"model.path cannot apply to {model.name} (source: {model.get('source')}; its weights do not come "
+            f"from a path); use a model YAML with source: hf, or the Python API load_model({path!r})"
+        )
+    if model.get("source") == "hf" and _looks_local(path) and not Path(path).expanduser().is_dir():
+        raise HarnessError(f"model.path: no such directory: {path}")
+    results = Path(str(cfg.results_dir)).expanduser()
+    existing = next((p for p in (results, *results.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise HarnessError(f"results_dir: {existing} is a file, not a directory")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise HarnessError(f"results_dir: {existing} is not writable")

@@ -13,7 +13,8 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from asl.results.stats import Difference, Estimate, paired_difference, stratified_estimate
+from asl.results.paired import Difference, paired_difference
+from asl.results.stats import Estimate, stratified_estimate
 
 Stratum = tuple[str, Any]  # (task, context length)
 Scores = dict[Stratum, dict[str, float]]  # stratum -> sample key -> score

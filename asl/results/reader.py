@@ -14,7 +14,15 @@ from functools import cached_property
 from pathlib import Path
 
 from asl.methods.base import Display, PruningMethod
-from asl.results.schema import SCHEMA_VERSION, RunSummary, SampleRecord, summarize_run, summary_identity
+from asl.results.schema import (
+    SCHEMA_VERSION,
+    RunSummary,
+    SampleRecord,
+    check_records,
+    summarize_run,
+    summary_identity,
+)
+from asl.results.stats import ScoreError
 from asl.results.store import read_records
 
 METRICS = "metrics.json"
@@ -47,6 +55,7 @@ class RunResult:
     def cell_scores(self) -> dict[tuple[str, int | None], dict[str, float]]:
         """(task, context length) -> sample key -> score, over the samples scored without an error."""
         out: dict[tuple[str, int | None], dict[str, float]] = {}
+        check_records(self.records(), f"run {self.run_dir}")
         for rec in self.records():
             if rec.ok:
                 out.setdefault((rec.task, rec.context_length), {})[rec.key] = float(rec.score)
@@ -122,6 +131,8 @@ def load_runs(results_dir: str | Path) -> list[RunResult]:
     for run_dir in find_run_dirs(results_dir):
         try:
             run = load_run(run_dir)
+        except ScoreError as exc:  # an invalid score is an error, never a silently skipped run
+            raise ScoreError(f"{run_dir}: {exc}") from None
         except (OSError, ValueError, KeyError, TypeError) as exc:
             _warn(f"{run_dir}: skipped ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})")
             continue

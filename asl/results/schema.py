@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any
 
-from asl.results.stats import accuracy_estimate, stratified_estimate
+from asl.results.stats import ScoreError, accuracy_estimate, check_scores, stratified_estimate
 
 GIB = 1024**3
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 4: t / MOVER intervals, accuracy_se; older summaries are recomputed on read
 
 
 @dataclass
@@ -67,7 +67,9 @@ class SampleRecord:
         kwargs["id"] = str(kwargs.get("id", ""))
         kwargs["task"] = str(kwargs.get("task", ""))
         if "selection_fired" not in kwargs:  # written before the flag existed: infer what can be inferred
-            kwargs["selection_fired"] = legacy_fired(kwargs.get("selection_layer"), kwargs.get("rel_variance"))
+            kwargs["selection_fired"] = legacy_fired(
+                kwargs.get("selection_layer"), kwargs.get("rel_variance")
+            )
         return cls(**kwargs)
 
 
@@ -99,7 +101,7 @@ class CellSummary:
     n: int
     n_errors: int
     accuracy: float | None  # percent over scored samples
-    accuracy_lo: float | None  # 95% interval (Wilson when every score is 0/1, else bootstrap), percent
+    accuracy_lo: float | None  # 95% interval (Wilson when every score is 0/1, else t), percent
     accuracy_hi: float | None
     ttft_s: float | None
     tpot_s: float | None
@@ -109,6 +111,7 @@ class CellSummary:
     selection_fired: int  # samples where the selection rule chose a layer
     selection_layer_mean: float | None  # mean over those samples only
     selection_n: int = 0  # scored samples of a method with a selection rule (fired + never fired)
+    accuracy_se: float | None = None  # standard error of the accuracy, points
 
     @property
     def n_scored(self) -> int:
@@ -132,6 +135,7 @@ class CellSummary:
             accuracy=None if est is None else est.value,
             accuracy_lo=None if est is None else est.lo,
             accuracy_hi=None if est is None else est.hi,
+            accuracy_se=None if est is None else est.se,
             ttft_s=_mean(r.ttft_s for r in ok),
             tpot_s=_mean(r.tpot_s for r in ok),
             peak_memory_gb=None if peak is None else peak / GIB,
@@ -160,11 +164,13 @@ class RunSummary:
     tasks: list[CellSummary]  # one per task (all lengths)
     overall: CellSummary
     task_mean: float | None  # unweighted mean of the task accuracies (the paper's "Avg.")
-    task_mean_lo: float | None = None  # its 95% interval (Wilson at the effective sample size)
+    task_mean_lo: float | None = None  # its 95% interval (MOVER over the tasks' intervals)
     task_mean_hi: float | None = None
     skipped_tasks: list[dict[str, Any]] = field(default_factory=list)
     invocation_id: str | None = None  # the one invocation that timed every sample; None if several
     revision: int = 1  # 2, 3... for a recompute forced next to an earlier directory (run.force=true)
+    # the run identity's model settings (dtype, path, device type, ...); empty for runs written before them
+    settings: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -190,21 +196,46 @@ class RunSummary:
 
 def summary_identity(data: Mapping[str, Any]) -> dict[str, Any]:
     """The identity of a ``metrics.json`` of any schema version (to recompute it from its records)."""
-    keys = ("model", "benchmark", "family", "method", "method_label", "seed", "run_hash", "revision")
-    missing = [k for k in keys[:-1] if k not in data]
+    keys = (
+        "model",
+        "benchmark",
+        "family",
+        "method",
+        "method_label",
+        "seed",
+        "run_hash",
+        "revision",
+        "settings",
+    )
+    missing = [k for k in keys[:-2] if k not in data]
     if missing:
         version = data.get("schema_version")
         raise ValueError(f"metrics.json of schema {version!r} lacks {', '.join(missing)}: recompute the run")
     return {k: data.get(k) for k in keys}
 
 
+def check_records(records: list[SampleRecord], where: str) -> None:
+    """ScoreError (one line naming ``where`` and the sample) for a scored record whose score is not a
+    finite number in [0, 1]."""
+    for rec in records:
+        if rec.ok:
+            try:
+                check_scores([rec.score], f"{where}, sample {rec.key}")
+            except ScoreError as err:
+                raise ScoreError(str(err).replace(" of sample 0", "")) from None
+
+
 def summarize_run(
-    identity: Mapping[str, Any], records: list[SampleRecord], n_expected: int, skipped: list[dict] | None = None
+    identity: Mapping[str, Any],
+    records: list[SampleRecord],
+    n_expected: int,
+    skipped: list[dict] | None = None,
 ) -> RunSummary:
     """The run summary of ``records`` (in example order); ``identity`` holds model, benchmark, family,
     method (resolved config), method_label, seed, run_hash and optionally revision."""
     cells: dict[tuple[str, int | None], list[SampleRecord]] = {}
     by_task: dict[str, list[SampleRecord]] = {}
+    check_records(records, f"run {identity.get('run_hash')}")
     for rec in records:
         cells.setdefault((rec.task, rec.context_length), []).append(rec)
         by_task.setdefault(rec.task, []).append(rec)
@@ -236,4 +267,5 @@ def summarize_run(
         skipped_tasks=list(skipped or []),
         invocation_id=invocations.pop() if len(invocations) == 1 else None,
         revision=int(identity.get("revision") or 1),
+        settings=dict(identity.get("settings") or {}),
     )

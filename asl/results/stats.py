@@ -1,22 +1,17 @@
-"""Uncertainty of accuracies and of differences between methods: pure functions, deterministic.
+"""Uncertainty of accuracies: pure, deterministic functions (no resampling, no random seed).
 
-Scores are per-sample values in [0, 1]; accuracies are reported in percent with a 95% interval:
+Scores are per-sample values in [0, 1] (:func:`check_scores` rejects anything else); accuracies are reported
+in percent with a 95% interval that always stays inside [0, 100]:
 
-* one proportion (every score 0 or 1): the Wilson score interval;
-* fractional scores of one task: a percentile bootstrap (deviations scaled by sqrt(n / (n - 1)), the
-  small-sample correction of the bootstrap variance) with a fixed seed, so tables are reproducible byte
-  for byte; the Wilson interval of the same mean and n when every score is equal (no spread to resample);
-* a mean over strata (the paper's task mean, "Avg."): the Wilson interval of the weighted mean at its
-  effective sample size n_eff = 1 / sum(w_s^2 / n_s) (Kish). This is conservative: a [0, 1] score with mean
-  p has variance at most p(1 - p), and stratification only removes variance; unlike a bootstrap it does not
-  collapse when a task's few samples all agree (0 of 12);
-* a paired difference (two methods on the same samples): with binary scores and as many pairs in every
-  stratum, McNemar's exact test and the matching exact interval (Clopper-Pearson on the share of the
-  discordant pairs won by A, mapped to points: the interval excludes 0 exactly when p < 0.05); otherwise a
-  stratified paired bootstrap interval with a sign-flip randomization test (McNemar when binary).
+* one task scored 0/1: the Wilson score interval;
+* one task with fractional scores: the t interval of the mean (clipped to [0, 1]); the Wilson interval at
+  n when every score is equal (no spread to estimate), or when n = 1;
+* a weighted mean over strata (the paper's task mean, "Avg."): MOVER (Zou & Donner 2008) over the
+  strata's own limits, ``L = m - sqrt(sum w^2 (m_s - l_s)^2)``, ``U = m + sqrt(sum w^2 (u_s - m_s)^2)``.
 
-A difference is called significant only when its interval excludes 0 *and* p < 0.05; otherwise it is
-"within noise".
+Every estimate also carries its standard error (the sample standard deviation over sqrt(n), combined over
+strata with the weights, as lm-evaluation-harness prints it) and the effective sample size
+n_eff = 1 / sum(w_s^2 / n_s) (Kish). Paired differences live in :mod:`asl.results.paired`.
 """
 
 from __future__ import annotations
@@ -26,11 +21,15 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats as sps
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
+Z80 = 0.8416212335729143  # one-sided 80% power quantile
 LEVEL = 0.95
-N_BOOT = 2000
-SEED = 20260107  # fixed: the same scores always give the same interval
+
+
+class ScoreError(ValueError):
+    """A score that is not a finite number in [0, 1]."""
 
 
 @dataclass(frozen=True)
@@ -41,45 +40,26 @@ class Estimate:
     lo: float
     hi: float
     n: int
-    method: str  # "wilson" | "bootstrap" | "wilson-neff" (a mean over strata)
+    method: str  # "wilson" | "t" | "mover" (a mean over strata)
+    se: float | None = None  # standard error, points
+    n_eff: float | None = None  # effective sample size (Kish)
 
     def text(self, digits: int = 1) -> str:
         """``60.0 [31.3, 83.2]``."""
         return f"{self.value:.{digits}f} [{self.lo:.{digits}f}, {self.hi:.{digits}f}]"
 
 
-@dataclass(frozen=True)
-class Difference:
-    """Method A minus method B in percentage points over the samples both scored."""
-
-    delta: float
-    lo: float
-    hi: float
-    n_pairs: int
-    p_value: float
-    test: str  # "mcnemar" | "sign-flip"
-
-    @property
-    def significant(self) -> bool:
-        """True when the interval excludes 0 and p < 0.05."""
-        return self.p_value < 1 - LEVEL and (self.lo > 0 or self.hi < 0)
-
-    @property
-    def verdict(self) -> str:
-        """``better`` / ``worse`` (A against B) when significant, else ``within noise``."""
-        if not self.significant:
-            return "within noise"
-        return "better" if self.delta > 0 else "worse"
-
-    def text(self, digits: int = 1) -> str:
-        """``+5.0 [-10.0, 20.0] p=0.63``."""
-        return (
-            f"{self.delta:+.{digits}f} [{self.lo:+.{digits}f}, {self.hi:+.{digits}f}] p={_p_text(self.p_value)}"
-        )
-
-
-def _p_text(p: float) -> str:
+def p_text(p: float) -> str:
+    """``<0.001``, ``0.004``, ``0.27``."""
     return "<0.001" if p < 0.001 else f"{p:.3f}" if p < 0.01 else f"{p:.2f}"
+
+
+def check_scores(scores: Sequence[float], where: str = "scores") -> None:
+    """Raise ScoreError (one line naming ``where`` and the sample's position) for a score that is not a
+    finite number in [0, 1]."""
+    for i, s in enumerate(scores):
+        if not isinstance(s, (int, float)) or not math.isfinite(s) or not 0 <= s <= 1:
+            raise ScoreError(f"{where}: score {s!r} of sample {i} is not a finite number in [0, 1]")
 
 
 def is_binary(values: Sequence[float]) -> bool:
@@ -93,47 +73,7 @@ def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
         return 0.0, 1.0
     if not 0 <= k <= n:
         raise ValueError(f"k must be in [0, n], got k={k}, n={n}")
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def _rng() -> np.random.Generator:
-    return np.random.default_rng(SEED)
-
-
-def _strata_arrays(strata: Mapping[Hashable, Sequence[float]]) -> list[np.ndarray]:
-    arrays = [np.asarray(list(v), dtype=float) for v in strata.values()]
-    if not arrays or any(a.size == 0 for a in arrays):
-        raise ValueError("every stratum needs at least one score")
-    return arrays
-
-
-def _weights(strata: Mapping[Hashable, Sequence[float]], weights: Mapping[Hashable, float] | None) -> np.ndarray:
-    if weights is None:
-        return np.full(len(strata), 1.0 / len(strata))
-    w = np.asarray([float(weights[k]) for k in strata], dtype=float)
-    return w / w.sum()
-
-
-def _bootstrap_means(arrays: list[np.ndarray], w: np.ndarray, n_boot: int) -> np.ndarray:
-    """Weighted mean of per-stratum means over ``n_boot`` resamples (within each stratum); each stratum's
-    deviation from its mean is scaled by sqrt(n / (n - 1)), so the resampled variance is unbiased."""
-    rng = _rng()
-    total = np.zeros(n_boot)
-    for a, weight in zip(arrays, w, strict=True):
-        idx = rng.integers(0, a.size, size=(n_boot, a.size))
-        scale = math.sqrt(a.size / (a.size - 1)) if a.size > 1 else 1.0
-        total += weight * (a.mean() + scale * (a[idx].mean(axis=1) - a.mean()))
-    return total
-
-
-def _percentiles(draws: np.ndarray) -> tuple[float, float]:
-    tail = (1 - LEVEL) / 2 * 100
-    lo, hi = np.percentile(draws, [tail, 100 - tail])
-    return float(lo), float(hi)
+    return wilson_mean_interval(k / n, n, z)
 
 
 def wilson_mean_interval(p: float, n: float, z: float = Z95) -> tuple[float, float]:
@@ -142,117 +82,105 @@ def wilson_mean_interval(p: float, n: float, z: float = Z95) -> tuple[float, flo
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    return max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half))
 
 
-def stratified_estimate(
-    strata: Mapping[Hashable, Sequence[float]],
-    weights: Mapping[Hashable, float] | None = None,
-    n_boot: int = N_BOOT,
-) -> Estimate:
-    """Weighted mean (default: equal weights) of the strata's mean scores, in percent, with a 95% interval:
-    Wilson for one binary stratum, a bootstrap for one fractional stratum, Wilson at the effective sample
-    size for several strata (see the module docstring)."""
-    arrays = _strata_arrays(strata)
-    w = _weights(strata, weights)
-    value = float(sum(weight * a.mean() for a, weight in zip(arrays, w, strict=True)))
-    n = int(sum(a.size for a in arrays))
-    if len(arrays) == 1 and is_binary(arrays[0].tolist()):
-        lo, hi = wilson_interval(int(arrays[0].sum()), arrays[0].size)
-        return Estimate(100 * value, 100 * lo, 100 * hi, n, "wilson")
-    if len(arrays) == 1 and not np.all(arrays[0] == arrays[0][0]):
-        lo, hi = _percentiles(_bootstrap_means(arrays, w, n_boot))
-        return Estimate(100 * value, 100 * min(lo, value), 100 * max(hi, value), n, "bootstrap")
-    n_eff = 1.0 / float(sum(weight**2 / a.size for a, weight in zip(arrays, w, strict=True)))
-    lo, hi = wilson_mean_interval(value, n_eff)
-    return Estimate(100 * value, 100 * min(lo, value), 100 * max(hi, value), n, "wilson-neff")
+def t_quantile(df: float) -> float:
+    """The two-sided 95% quantile of Student's t with ``df`` degrees of freedom."""
+    return float(sps.t.ppf(1 - (1 - LEVEL) / 2, df))
 
 
-def accuracy_estimate(scores: Sequence[float], n_boot: int = N_BOOT) -> Estimate | None:
-    """Mean of ``scores`` in percent with its 95% interval (Wilson when binary); None without scores."""
-    scores = [float(s) for s in scores]
-    return stratified_estimate({0: scores}, n_boot=n_boot) if scores else None
+def std_error(x: np.ndarray) -> float:
+    """Sample standard deviation over sqrt(n) (0 for one value)."""
+    return float(x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1 else 0.0
 
 
-def _log_pmf(i: int, n: int, p: float) -> float:
-    return math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * math.log(p) + (n - i) * math.log1p(-p)
+def stratum_interval(x: np.ndarray) -> tuple[float, float, str]:
+    """(lo, hi, method) of one stratum's mean, as proportions: Wilson for 0/1 scores, for n = 1 or when
+    every score is equal; else the t interval, clipped to [0, 1]."""
+    m = float(x.mean())
+    if is_binary(x.tolist()):
+        return (*wilson_interval(int(x.sum()), x.size), "wilson")
+    if x.size < 2 or np.all(x == x[0]):
+        return (*wilson_mean_interval(m, x.size), "wilson")
+    half = t_quantile(x.size - 1) * std_error(x)
+    return max(0.0, m - half), min(1.0, m + half), "t"
 
 
-def _binom_cdf(k: int, n: int, p: float) -> float:
-    """P(X <= k) for X ~ Binomial(n, p)."""
-    if p <= 0.0 or p >= 1.0:
-        return 1.0 if p <= 0.0 or k >= n else 0.0
-    return min(1.0, sum(math.exp(_log_pmf(i, n, p)) for i in range(k + 1)))
-
-
-def _solve(f, target: float) -> float:
-    """The p in (0, 1) where the decreasing function ``f`` equals ``target`` (bisection)."""
-    lo, hi = 0.0, 1.0
-    for _ in range(80):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if f(mid) > target else (lo, mid)
-    return (lo + hi) / 2
-
-
-def clopper_pearson(k: int, n: int, level: float = LEVEL) -> tuple[float, float]:
-    """The exact (Clopper-Pearson) interval of a proportion k / n; (0, 1) when n is 0."""
-    if n <= 0:
-        return 0.0, 1.0
-    tail = (1 - level) / 2
-    lo = 0.0 if k == 0 else _solve(lambda p: _binom_cdf(k - 1, n, p), 1 - tail)
-    hi = 1.0 if k == n else _solve(lambda p: _binom_cdf(k, n, p), tail)
+def mover(value: float, parts: Sequence[tuple[float, float, float, float]]) -> tuple[float, float]:
+    """MOVER limits of ``value = sum w_s m_s`` from (w_s, m_s, l_s, u_s) of each part."""
+    lo = value - math.sqrt(sum((w * (m - lo_s)) ** 2 for w, m, lo_s, _ in parts))
+    hi = value + math.sqrt(sum((w * (hi_s - m)) ** 2 for w, m, _, hi_s in parts))
     return lo, hi
 
 
-def mcnemar_exact(b: int, c: int) -> float:
-    """Two-sided exact McNemar p-value for ``b`` and ``c`` discordant pairs (binomial, p = 1/2)."""
-    n = b + c
-    if n == 0:
-        return 1.0
-    k = min(b, c)
-    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
-    return min(1.0, 2 * tail)
+def strata_arrays(strata: Mapping[Hashable, Sequence[float]]) -> dict[Hashable, np.ndarray]:
+    """Strata as float arrays in a fixed order (sorted by key text); ScoreError for invalid scores."""
+    out: dict[Hashable, np.ndarray] = {}
+    for key in sorted(strata, key=str):
+        values = [float(v) if isinstance(v, (int, float)) else v for v in strata[key]]
+        check_scores(values, f"stratum {key}")
+        if not values:
+            raise ValueError("every stratum needs at least one score")
+        out[key] = np.asarray(values, dtype=float)
+    if not out:
+        raise ValueError("every stratum needs at least one score")
+    return out
 
 
-def _sign_flip_p(diffs: list[np.ndarray], w: np.ndarray, n_draws: int) -> float:
-    """Two-sided Monte Carlo sign-flip (paired randomization) p-value of the weighted mean difference."""
-    observed = abs(sum(weight * d.mean() for d, weight in zip(diffs, w, strict=True)))
-    rng = _rng()
-    total = np.zeros(n_draws)
-    for d, weight in zip(diffs, w, strict=True):
-        signs = rng.choice((-1.0, 1.0), size=(n_draws, d.size))
-        total += weight * (signs * d).mean(axis=1)
-    return float((np.sum(np.abs(total) >= observed - 1e-12) + 1) / (n_draws + 1))
+def normalised_weights(
+    keys: Sequence[Hashable], weights: Mapping[Hashable, float] | None
+) -> dict[Hashable, float]:
+    """Weights of ``keys`` summing to 1 (equal by default); ValueError for negative or all-zero weights."""
+    if weights is None:
+        return {k: 1.0 / len(keys) for k in keys}
+    raw = {k: float(weights[k]) for k in keys}
+    total = sum(raw.values())
+    if any(not math.isfinite(w) or w < 0 for w in raw.values()) or total <= 0:
+        raise ValueError(f"weights must be finite, non-negative and not all zero, got {raw}")
+    return {k: w / total for k, w in raw.items()}
 
 
-def paired_difference(
-    a: Mapping[Hashable, Mapping[Hashable, float]],
-    b: Mapping[Hashable, Mapping[Hashable, float]],
-    weights: Mapping[Hashable, float] | None = None,
-    n_boot: int = N_BOOT,
-) -> Difference | None:
-    """A − B in points: ``a`` and ``b`` map stratum -> sample key -> score; only samples both scored are
-    paired, strata without a pair are dropped (their weight too). None when nothing pairs."""
-    strata = {s: sorted(set(a[s]) & set(b.get(s, {})), key=str) for s in a}
-    strata = {s: keys for s, keys in strata.items() if keys}
-    if not strata:
-        return None
-    xa = {s: np.asarray([a[s][k] for k in keys], dtype=float) for s, keys in strata.items()}
-    xb = {s: np.asarray([b[s][k] for k in keys], dtype=float) for s, keys in strata.items()}
-    w = _weights(strata, None if weights is None else {s: weights[s] for s in strata})
-    diffs = [xa[s] - xb[s] for s in strata]
-    delta = float(sum(weight * d.mean() for d, weight in zip(diffs, w, strict=True)))
-    n_pairs = int(sum(d.size for d in diffs))
-    lo, hi = _percentiles(_bootstrap_means(diffs, w, n_boot))
-    lo, hi = min(lo, delta), max(hi, delta)
-    binary = all(is_binary(x.tolist()) for x in (*xa.values(), *xb.values()))
-    if not binary:
-        return Difference(100 * delta, 100 * lo, 100 * hi, n_pairs, _sign_flip_p(diffs, w, n_boot * 5), "sign-flip")
-    b_only = int(sum(np.sum(d == 1) for d in diffs))
-    c_only = int(sum(np.sum(d == -1) for d in diffs))
-    p = mcnemar_exact(b_only, c_only)
-    if len({d.size for d in diffs}) == 1 and np.allclose(w, w[0]):  # the Avg. is the pooled difference
-        share_lo, share_hi = clopper_pearson(b_only, b_only + c_only)
-        m = b_only + c_only
-        lo, hi = (m * (2 * share_lo - 1) / n_pairs, m * (2 * share_hi - 1) / n_pairs) if m else (0.0, 0.0)
-    return Difference(100 * delta, 100 * lo + 0.0, 100 * hi + 0.0, n_pairs, p, "mcnemar")
+def n_effective(sizes: Sequence[int], weights: Sequence[float]) -> float:
+    """Kish's effective sample size of a weighted mean of stratum means: 1 / sum(w_s^2 / n_s)."""
+    return 1.0 / sum(w * w / n for w, n in zip(weights, sizes, strict=True) if w > 0)
+
+
+def stratified_estimate(
+    strata: Mapping[Hashable, Sequence[float]], weights: Mapping[Hashable, float] | None = None
+) -> Estimate:
+    """Weighted mean (default: equal weights) of the strata's mean scores, in percent, with its 95%
+    interval (see the module docstring), standard error and n_eff."""
+    arrays = strata_arrays(strata)
+    w = normalised_weights(list(arrays), weights)
+    value = sum(w[k] * a.mean() for k, a in arrays.items())
+    n = int(sum(a.size for a in arrays.values()))
+    se = math.sqrt(sum((w[k] * std_error(a)) ** 2 for k, a in arrays.items()))
+    n_eff = n_effective([a.size for a in arrays.values()], list(w.values()))
+    limits = {k: stratum_interval(a) for k, a in arrays.items()}
+    if len(arrays) == 1:
+        (lo, hi, method), value = next(iter(limits.values())), float(value)
+    else:
+        parts = [(w[k], float(a.mean()), limits[k][0], limits[k][1]) for k, a in arrays.items()]
+        lo, hi = mover(value, parts)
+        method = "mover"
+    lo, hi = max(0.0, min(lo, value)), min(1.0, max(hi, value))
+    return Estimate(100 * value, 100 * lo, 100 * hi, n, method, 100 * se, n_eff)
+
+
+def accuracy_estimate(scores: Sequence[float]) -> Estimate | None:
+    """Mean of ``scores`` in percent with its 95% interval (Wilson when binary); None without scores."""
+    scores = list(scores)
+    return stratified_estimate({0: scores}) if scores else None
+
+
+def detectable_difference(sd: float, n: float, power_z: float = Z80) -> float:
+    """Smallest true difference a two-sided 5% test detects with 80% power at ``n`` pairs, when one pair's
+    difference has standard deviation ``sd`` (same units as ``sd``)."""
+    return (Z95 + power_z) * sd / math.sqrt(n) if n > 0 else math.inf
+
+
+def samples_needed(delta: float, sd: float = math.sqrt(0.5), power_z: float = Z80) -> int:
+    """Pairs per task needed to detect a difference ``delta`` (proportion) with 80% power at 5%; ``sd``
+    defaults to sqrt(0.5), the largest per-pair standard deviation of two independent 0/1 scores."""
+    return math.ceil(((Z95 + power_z) * sd / delta) ** 2)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from asl.results.accuracy import n_text, sample_counts
+from asl.results.multiplicity import Family
 from asl.results.paper import SOURCE, paper_table2, table2_columns
 from asl.results.stats import Estimate
 from asl.results.store import atomic_write_text
@@ -93,7 +94,9 @@ def ttft_ratios(rows: list[Row], labels: dict[str, str], baseline: str) -> dict[
         by_label.setdefault(labels[r.run_hash], []).append(ratios[id(r)])
     out = {label: sum(v) / len(v) for label, v in by_label.items()}
     if out:  # the baseline against itself
-        out.update({labels[r.run_hash]: 1.0 for r in rows if r.method == baseline and r.invocation is not None})
+        out.update(
+            {labels[r.run_hash]: 1.0 for r in rows if r.method == baseline and r.invocation is not None}
+        )
     return out
 
 
@@ -124,7 +127,13 @@ def table2_of(
     return Table2(model, benchmark, list(p.columns), lines, recomputed_any, note)
 
 
-def build_table2(rows: list[Row], model: str, note: str = "", baseline: str = "fullkv") -> list[Table2]:
+def build_table2(
+    rows: list[Row],
+    model: str,
+    note: str = "",
+    baseline: str = "fullkv",
+    families: list[Family] | None = None,
+) -> list[Table2]:
     """Table 2 of ``model`` for each of its benchmarks in the Table 2 layout (InfiniteBench tasks); ``note``
     is printed under each table; differences and TTFT ratios are taken to the ``baseline`` method."""
     from asl.results.tables import row_labels
@@ -137,7 +146,7 @@ def build_table2(rows: list[Row], model: str, note: str = "", baseline: str = "f
             p = pivot(sel, "task")
             table = table2_of(p, model, bench, paper, note, ttft_ratios(sel, labels, baseline))
             base = next((labels[r.run_hash] for r in sel if r.method == baseline), None)
-            table.differences = differences_markdown(p, base)
+            table.differences = differences_markdown(p, base, families)
             table.dirty = dirty_note(sel)
             out.append(table)
     return out
@@ -182,8 +191,9 @@ def _signed(value: float | None) -> str:
 
 def _notes(t: Table2) -> list[str]:
     notes = [
-        "Ours: accuracy (%) with its 95% interval (Wilson for 0/1 scores, else bootstrap; Avg.: Wilson at "
-        "its effective sample size); n: scored samples per task. Best of ours per column in bold (see the paired "
+        "Ours: accuracy (%) with its 95% interval (Wilson for 0/1 scores, else t; Avg.: MOVER over the "
+        "tasks' intervals); SE: the Avg.'s standard error; n: scored samples per task; n_eff: the Avg.'s "
+        "effective sample size. Best of ours per column in bold (see the paired "
         "differences for which gaps exceed the noise)."
     ]
     if t.has_paper:
@@ -200,7 +210,9 @@ def _notes(t: Table2) -> list[str]:
     if any(line.ttft_ratio is not None for line in t.lines):
         notes.append("TTFT / Full: mean over tasks, runs timed in the same invocation only (– otherwise).")
     elif t.lines:
-        notes.append("TTFT ratios omitted: the runs were not timed in one invocation; see `make bench-efficiency`.")
+        notes.append(
+            "TTFT ratios omitted: the runs were not timed in one invocation; see `make bench-efficiency`."
+        )
     return [*notes, t.note] if t.note else notes
 
 
@@ -219,12 +231,15 @@ def _cell(line: Line, col: str, best: float | None, bold: str, paper: str, inter
 
 def _extra_head(t: Table2) -> list[str]:
     timed = any(line.ttft_ratio is not None for line in t.lines)
-    return ["n", *(["TTFT / Full"] if timed else []), *(["Tasks"] if t.incomplete else [])]
+    return ["SE", "n", "n_eff", *(["TTFT / Full"] if timed else []), *(["Tasks"] if t.incomplete else [])]
 
 
 def _extra_cells(t: Table2, line: Line) -> list[str]:
     timed = any(x.ttft_ratio is not None for x in t.lines)
-    cells = [line.n or DASH, *([fmt(line.ttft_ratio)] if timed else [])]
+    avg = (line.estimates or {}).get(AVG)
+    se = DASH if avg is None or avg.se is None else f"{avg.se:.1f}"
+    n_eff = DASH if avg is None or avg.n_eff is None else f"{avg.n_eff:.0f}"
+    cells = [se, line.n or DASH, n_eff, *([fmt(line.ttft_ratio)] if timed else [])]
     return cells + ([coverage_text(*line.coverage)] if t.incomplete else [])
 
 
@@ -277,12 +292,13 @@ def table2_latex(tables: list[Table2]) -> str:
 
 
 def write_table2(
-    rows: list[Row], model: str, out_dir: str | Path, note: str = "", baseline: str = "fullkv"
-) -> list[Path]:
+    rows: list[Row], model: str, out_dir: str | Path, note: str = "", baseline: str = "fullkv",
+    families: list[Family] | None = None,
+) -> list[Path]:  # fmt: skip
     """Write ``table2.csv``, ``table2.md`` and ``table2.tex`` for ``model`` under ``out_dir`` (files whose
     content is unchanged are left untouched); nothing (an empty list) when ``rows`` hold no InfiniteBench
     results of that model."""
-    tables = build_table2(rows, model, note, baseline)
+    tables = build_table2(rows, model, note, baseline, families)
     if not tables:
         return []
     out_dir = Path(out_dir)

@@ -56,6 +56,7 @@ class Row:
     tasks_total: int
     invocation: str | None = None  # the invocation that timed every sample of the run (None: several)
     run: RunResult | None = field(default=None, repr=False, compare=False)
+    settings: dict[str, Any] = field(default_factory=dict, repr=False)  # the run's model settings
 
     @property
     def label(self) -> str:
@@ -64,8 +65,9 @@ class Row:
 
     @property
     def params(self) -> dict[str, Any]:
-        """Hyper-parameters that tell runs of one label apart (the config's, and the seed)."""
-        return {**method_params(self.config), "seed": self.seed}
+        """Hyper-parameters that tell runs of one label apart (the config's, the seed, and the model
+        settings of the run identity such as dtype: runs that differ there are never one row)."""
+        return {**method_params(self.config), "seed": self.seed, **self.settings}
 
     @property
     def task(self) -> str:
@@ -113,7 +115,7 @@ def unique_settings(runs: Iterable[RunResult]) -> list[RunResult]:
     best: dict[str, RunResult] = {}
     for run in runs:
         s = run.summary
-        key = json.dumps([s.model, s.benchmark, s.method, s.seed], sort_keys=True, default=str)
+        key = json.dumps([s.model, s.benchmark, s.method, s.seed, s.settings], sort_keys=True, default=str)
         old = best.get(key)
         if old is not None:
             keep, drop = (old, run) if old.summary.overall.n >= s.overall.n else (run, old)
@@ -130,7 +132,7 @@ def run_rows(run: RunResult, display: Display) -> list[Row]:
     ran, total = task_coverage(s)
     return [
         Row(s.model, s.benchmark, s.family, str(s.method.get("name", "")), display, dict(s.method), s.seed,
-            s.run_hash, str(run.run_dir), cell, ran, total, s.invocation_id, run)
+            s.run_hash, str(run.run_dir), cell, ran, total, s.invocation_id, run, dict(s.settings))
         for cell in s.cells
     ]  # fmt: skip
 

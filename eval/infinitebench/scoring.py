@@ -46,6 +46,22 @@ def score_kv(pred: str, label: Any) -> float:
     return float(str(_first(label)) in _split_words(pred, _KV_SEPS))
 
 
+def score_kv_reference(pred: str, label: Any) -> float:
+    """kv_retrieval as the ASL reference code scores it (``reference_scoring``): also blanks ``</s>``,
+    ``The`` and ``To`` before splitting, so a key glued to them still counts."""
+    return float(str(_first(label)) in _split_words(pred, [*_KV_SEPS, "</s>", "The", "To"]))
+
+
+def score_math_find_reference(pred: str, label: Any) -> float:
+    """math_find as the ASL reference code scores it (``reference_scoring``): the first number through
+    ``int(float(x))`` for an int label, so "42.9" counts as 42."""
+    label = _first(label)
+    m = re.search(r"\d+\.\d+|\d+", pred)
+    if m is None or not isinstance(label, int) or isinstance(label, bool):
+        return score_math_find(pred, label)
+    return float(int(float(m.group(0))) == label)
+
+
 def score_math_find(pred: str, label: Any) -> float:
     """math_find: the first number (official regex, Unicode \\d), cast to the label's type, equals the label."""
     label = _first(label)
