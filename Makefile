@@ -23,7 +23,7 @@ TAU_BENCH = $(if $(embedded),benchmark=infinitebench_embedded,)
 GPU_CHECK_SETUP ?= setup
 
 .PHONY: help setup test lint clean reproduce-table2 sweep-tau sweep-budget ruler niah plots bench-efficiency \
-	predict-efficiency gpu-check scale-check
+	predict-efficiency gpu-check scale-check bench-sharing
 
 help:
 	@echo "setup             create $(VENV), install the project and the embedded model (idempotent)"
@@ -105,3 +105,9 @@ clean:
 SCALE_ARGS ?=
 scale-check: setup
 	HF_HUB_OFFLINE=1 $(PY) scripts/scale_check.py $(SCALE_ARGS)
+
+# Table 2's settings on its prompts: one prefill per method vs one shared prefill, interleaved; last line
+# "shared/separate: <ratio>". BENCH_SHARING_ARGS="--samples 12" for the whole table.
+BENCH_SHARING_ARGS ?=
+bench-sharing: setup
+	HF_HUB_OFFLINE=1 $(PY) scripts/bench_sharing.py $(BENCH_SHARING_ARGS) model=$(MODEL) $(ARGS)

@@ -26,6 +26,7 @@ _EXPORTS = {
     "evaluate": "asl.harness.api",
     "list_benchmarks": "asl.harness.api",
     "generate": "asl.engine.generate",
+    "generate_many": "asl.engine.generate",
     "GenerationResult": "asl.engine.generate",
 }
 
