@@ -108,6 +108,7 @@ def generate(
     ):
         kernel = kernel_for(implementation)
         session = method.new_session(num_layers, prompt_len)
+        session.bind(model)
         cache = PrunedKVCache(num_layers, decode_room=max_new_tokens, align=cache_alignment(mode))
         _sync(device)
         start = time.perf_counter()
@@ -182,6 +183,7 @@ def trace_prefill(
     _, _, layers, _, _ = decoder_parts(model)
     with engine_attention_enabled(model) as implementation, chunked_mlp(layers, check_chunk(mlp_chunk)):
         session = method.new_session(num_layers, input_ids.shape[1])
+        session.bind(model)
         cache = PrunedKVCache(num_layers, decode_room=0)
         out = prefill(model, input_ids, session, cache, kernel_for(implementation))
     session.finish()

@@ -70,6 +70,11 @@ class Session:
         self.selection_layer: int | None = None
         self.rel_variance: dict[int, float] = {}
 
+    def bind(self, model: Any) -> None:
+        """Called once per request before the prefill, with the model. A session that must see the model's
+        modules (a kvpress press reads the attention module and its input) registers request-scoped hooks
+        here and removes them by ``finish``. No-op by default."""
+
     def on_attention(
         self, layer: int, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, scaling: float
     ) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -128,6 +133,8 @@ class PruningMethod:
     model_keys: ClassVar[Mapping[str, Callable[[int], Any]]] = {}
     #: keys that must be valid layer indices when set
     layer_keys: ClassVar[tuple[str, ...]] = ()
+    #: the dict field that collects config keys the class does not declare (None: such keys are errors)
+    extra_params_field: ClassVar[str | None] = None
 
     # -- self-description ---------------------------------------------------------------------------
     def display(self) -> Display:
