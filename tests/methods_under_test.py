@@ -66,6 +66,15 @@ def streamingllm_keep(view: LayerView) -> torch.Tensor:
     return torch.tensor(keep).expand(view.num_kv_heads, len(keep))
 
 
+def kvpress_snapkv_keep(view: LayerView) -> torch.Tensor:
+    """SnapKVPress with window_size w and kernel_size k: SnapKV's entries (its mean over the window and the
+    group ranks as SnapKV's sum; the window is padded with the maximum score, so it is always kept)."""
+    m = view.method
+    window, kernel = m.press_kwargs["window_size"], m.press_kwargs["kernel_size"]
+    scores = naive_kv_scores(view.probs, window, kernel, view.num_kv_heads)
+    return torch.stack([naive_keep(scores[g], m.kv_budget, window) for g in range(view.num_kv_heads)])
+
+
 SMALL = dict(kv_budget=48, window=8)
 RULE = dict(SMALL, l_obs=3)
 
@@ -80,4 +89,10 @@ METHODS: dict[str, MethodUnderTest] = {
     "asl_fullbefore": MethodUnderTest(RULE),
     "gemfilter": MethodUnderTest(dict(kv_budget=48)),
     "asl_2pass": MethodUnderTest(RULE),
+    # kvpress presses (docs/kvpress.md); SnapKVPress at the harness's window keeps SnapKV's entries
+    "kvpress": MethodUnderTest(dict(kv_budget=48, window_size=8, kernel_size=7), kvpress_snapkv_keep),
+    "kvpress_knorm": MethodUnderTest(dict(kv_budget=48)),
+    "kvpress_expected_attention": MethodUnderTest(dict(kv_budget=48)),
+    "kvpress_tova": MethodUnderTest(dict(kv_budget=48)),
+    "kvpress_observed_attention": MethodUnderTest(dict(kv_budget=48)),
 }
