@@ -47,7 +47,9 @@ class KVPress(PruningMethod):
 
     # -- display -------------------------------------------------------------------------------------
     def display(self) -> Display:
-        return Display(press_label(self.press), press_color(self.press), self.marker, order=press_order(self.press))
+        return Display(
+            press_label(self.press), press_color(self.press), self.marker, order=press_order(self.press)
+        )
 
     # -- parameters ----------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -71,7 +73,9 @@ class KVPress(PruningMethod):
                 )
             if self.kv_budget is not None:
                 check(
-                    isinstance(self.kv_budget, int) and not isinstance(self.kv_budget, bool) and self.kv_budget >= 1,
+                    isinstance(self.kv_budget, int)
+                    and not isinstance(self.kv_budget, bool)
+                    and self.kv_budget >= 1,
                     f"{self.name}: kv_budget must be a positive integer, got {self.kv_budget!r}",
                 )
             if self.compression_ratio is not None:

@@ -92,7 +92,11 @@ class PressSession(Session):
 
     def _capture(self, module, args, kwargs) -> None:
         hidden = kwargs.get("hidden_states", args[0] if args else None)
-        self._inputs[module.layer_idx] = (hidden, kwargs.get("position_embeddings"), kwargs.get("position_ids"))
+        self._inputs[module.layer_idx] = (
+            hidden,
+            kwargs.get("position_embeddings"),
+            kwargs.get("position_ids"),
+        )
 
     def release(self) -> None:
         """Remove the capture hooks (after the last layer's prefill, at finish, or when a new session binds)."""
@@ -149,4 +153,3 @@ class PressSession(Session):
         if self.kv_budget is None:
             return self.compression_ratio
         return ratio_for_budget(length, budget)
-
