@@ -54,6 +54,15 @@ def pyramidkv_keep(view: LayerView) -> torch.Tensor:
     low, high = prefix // m.beta, 2 * prefix - prefix // m.beta
     budgets = [round(high - layer * (high - low) / (layers - 1)) + m.window for layer in range(layers)]
     assert sum(budgets) == layers * m.kv_budget and budgets == sorted(budgets, reverse=True)
+    n = view.probs.shape[-1]
+    while any(b > n for b in budgets):  # a layer keeps at most N; the rest goes to the uncapped layers
+        excess, budgets = sum(b - n for b in budgets if b > n), [min(b, n) for b in budgets]
+        uncapped = [i for i, b in enumerate(budgets) if b < n]
+        if not uncapped:  # N <= C: every layer keeps the whole prompt
+            break
+        for k, i in enumerate(uncapped):
+            budgets[i] += excess // len(uncapped) + (k < excess % len(uncapped))
+    assert sum(budgets) == layers * min(m.kv_budget, n)
     scores = naive_kv_scores(view.probs, m.window, m.pool_kernel, view.num_kv_heads)
     budget = budgets[view.layer]
     return torch.stack([naive_keep(scores[g], budget, m.window) for g in range(view.num_kv_heads)])
