@@ -128,6 +128,8 @@ class PressSession(Session):
             "attention_mask": None,
             "cache_position": torch.arange(length, device=key.device),
         }
+        if self.kind != OWN:  # some presses read it in score (StreamingLLMPress), the others in compress
+            self.press.compression_ratio = self._ratio(length, budget)
         if self.kind == SCORER:
             scores = self.press.score(module, hidden, key, value, attentions, kwargs)
             indices = top_budget_indices(scores, budget)
@@ -136,10 +138,8 @@ class PressSession(Session):
             return key.gather(2, index.expand(-1, -1, -1, key.shape[-1])), value.gather(
                 2, index.expand(-1, -1, -1, value.shape[-1])
             )
-        if self.kind != OWN:
-            self.press.compression_ratio = self._ratio(length, budget)
         keys, values = self.press.compress(module, hidden, key, value, attentions, kwargs)
-        return keys.contiguous(), values.contiguous()
+        return keys.contiguous(), values.contiguous()  # in the press's order (the cache is order-free)
 
     def _budget(self, length: int) -> int | None:
         """Entries to keep of ``length`` (None: the press decides, OWN presses)."""
