@@ -45,6 +45,7 @@ class GenerationResult:
     decode_peak_reserved_bytes: int | None = None
     attention_kernel: str = ""  # prefill attention: "sdpa" or the HF flash implementation that ran
     decode_mode: str = ""  # "eager" or "static"
+    decode_mode_reason: str = ""  # why the mode differs from the one asked for (decode-time eviction)
     decode_graph: bool = False  # static on CUDA: the step ran as a captured CUDA graph
     decode_setup_s: float = 0.0  # static on CUDA: warm-up step + graph capture, excluded from TPOT
     mlp_chunk: int | None = None  # tokens per MLP chunk in prefill (None: unchunked)
@@ -96,6 +97,12 @@ def generate(
     max_new_tokens = method.max_new_tokens(max_new_tokens)
     device = model.get_input_embeddings().weight.device
     mode = resolve_decode_mode(decode_mode, device)
+    mode_reason = ""
+    if method.decode_eviction and mode == "static":
+        mode, mode_reason = (
+            "eager",
+            f"{method.name} evicts KV entries while decoding; the static step's shapes are fixed",
+        )
     input_ids = as_input_ids(prompt_ids, tokenizer, device)
     prompt_len = input_ids.shape[1]
     num_layers = model.config.num_hidden_layers
@@ -126,7 +133,15 @@ def generate(
         if decoding:
             memory.next_phase("decode")
         steps = decode(
-            model, cache, kernel, first, position, max_new_tokens - 1, set() if ignore_eos else stops, mode
+            model,
+            cache,
+            kernel,
+            first,
+            position,
+            max_new_tokens - 1,
+            set() if ignore_eos else stops,
+            mode,
+            session,
         )
         session.finish()
     tokens = [first, *steps.tokens]
@@ -153,6 +168,7 @@ def generate(
         decode_peak_reserved_bytes=decode_peak.reserved if decode_peak else None,
         attention_kernel=kernel.name,
         decode_mode=mode,
+        decode_mode_reason=mode_reason,
         decode_graph=steps.graph,
         decode_setup_s=steps.setup_s,
         mlp_chunk=chunk,

@@ -85,6 +85,11 @@ class Session:
         """Decide what happens after decoder layer ``layer`` has run."""
         return CONTINUE
 
+    def on_decode_step(self, cache: Any, position: int) -> None:
+        """Called after every decode step (eager decoding) with the engine's ``PrunedKVCache``, once the
+        token fed at RoPE ``position`` has been appended at every layer: decode-time eviction (a method
+        with ``decode_eviction = True``) edits the cache here. No-op by default."""
+
     @property
     def selection_fired(self) -> bool | None:
         """Whether the method's selection step chose a layer (None: this session selects nothing). A
@@ -133,6 +138,8 @@ class PruningMethod:
     model_keys: ClassVar[Mapping[str, Callable[[int], Any]]] = {}
     #: keys that must be valid layer indices when set
     layer_keys: ClassVar[tuple[str, ...]] = ()
+    #: its session evicts KV entries while decoding (``Session.on_decode_step``): the engine decodes eager
+    decode_eviction: ClassVar[bool] = False
     #: the dict field that collects config keys the class does not declare (None: such keys are errors)
     extra_params_field: ClassVar[str | None] = None
 
