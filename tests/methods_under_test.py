@@ -92,6 +92,8 @@ METHODS: dict[str, MethodUnderTest] = {
     "snapkv": MethodUnderTest(SMALL, snapkv_keep),
     "pyramidkv": MethodUnderTest(SMALL, pyramidkv_keep, unpruned=dict(beta=1)),
     "streamingllm": MethodUnderTest(dict(kv_budget=48), streamingllm_keep),
+    # evicts while decoding: its decoding is checked against a rolling-mask reference (test_decode_hook.py)
+    "streamingllm_rolling": MethodUnderTest(dict(kv_budget=48)),
     "fastkv": MethodUnderTest(SMALL),
     "fastkv_fullbefore": MethodUnderTest(SMALL),
     "asl": MethodUnderTest(RULE),
