@@ -54,6 +54,15 @@ def pyramidkv_keep(view: LayerView) -> torch.Tensor:
     low, high = prefix // m.beta, 2 * prefix - prefix // m.beta
     budgets = [round(high - layer * (high - low) / (layers - 1)) + m.window for layer in range(layers)]
     assert sum(budgets) == layers * m.kv_budget and budgets == sorted(budgets, reverse=True)
+    n = view.probs.shape[-1]
+    while any(b > n for b in budgets):  # a layer keeps at most N; the rest goes to the uncapped layers
+        excess, budgets = sum(b - n for b in budgets if b > n), [min(b, n) for b in budgets]
+        uncapped = [i for i, b in enumerate(budgets) if b < n]
+        if not uncapped:  # N <= C: every layer keeps the whole prompt
+            break
+        for k, i in enumerate(uncapped):
+            budgets[i] += excess // len(uncapped) + (k < excess % len(uncapped))
+    assert sum(budgets) == layers * min(m.kv_budget, n)
     scores = naive_kv_scores(view.probs, m.window, m.pool_kernel, view.num_kv_heads)
     budget = budgets[view.layer]
     return torch.stack([naive_keep(scores[g], budget, m.window) for g in range(view.num_kv_heads)])
@@ -66,6 +75,15 @@ def streamingllm_keep(view: LayerView) -> torch.Tensor:
     return torch.tensor(keep).expand(view.num_kv_heads, len(keep))
 
 
+def kvpress_snapkv_keep(view: LayerView) -> torch.Tensor:
+    """SnapKVPress with window_size w and kernel_size k: SnapKV's entries (its mean over the window and the
+    group ranks as SnapKV's sum; the window is padded with the maximum score, so it is always kept)."""
+    m = view.method
+    window, kernel = m.press_kwargs["window_size"], m.press_kwargs["kernel_size"]
+    scores = naive_kv_scores(view.probs, window, kernel, view.num_kv_heads)
+    return torch.stack([naive_keep(scores[g], m.kv_budget, window) for g in range(view.num_kv_heads)])
+
+
 SMALL = dict(kv_budget=48, window=8)
 RULE = dict(SMALL, l_obs=3)
 
@@ -74,10 +92,18 @@ METHODS: dict[str, MethodUnderTest] = {
     "snapkv": MethodUnderTest(SMALL, snapkv_keep),
     "pyramidkv": MethodUnderTest(SMALL, pyramidkv_keep, unpruned=dict(beta=1)),
     "streamingllm": MethodUnderTest(dict(kv_budget=48), streamingllm_keep),
+    # evicts while decoding: its decoding is checked against a rolling-mask reference (test_decode_hook.py)
+    "streamingllm_rolling": MethodUnderTest(dict(kv_budget=48)),
     "fastkv": MethodUnderTest(SMALL),
     "fastkv_fullbefore": MethodUnderTest(SMALL),
     "asl": MethodUnderTest(RULE),
     "asl_fullbefore": MethodUnderTest(RULE),
     "gemfilter": MethodUnderTest(dict(kv_budget=48)),
     "asl_2pass": MethodUnderTest(RULE),
+    # kvpress presses (docs/kvpress.md); SnapKVPress at the harness's window keeps SnapKV's entries
+    "kvpress": MethodUnderTest(dict(kv_budget=48, window_size=8, kernel_size=7), kvpress_snapkv_keep),
+    "kvpress_knorm": MethodUnderTest(dict(kv_budget=48)),
+    "kvpress_expected_attention": MethodUnderTest(dict(kv_budget=48)),
+    "kvpress_tova": MethodUnderTest(dict(kv_budget=48)),
+    "kvpress_observed_attention": MethodUnderTest(dict(kv_budget=48)),
 }

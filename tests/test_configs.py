@@ -43,7 +43,9 @@ def test_tau_sweep_grid_and_embedded_suite():
     budget = compose_cfg("experiment=budget_sweep", "model=smollm2_135m", "benchmark=ruler_embedded")
     assert budget.benchmark.context_length <= budget.model.max_context
     assert budget.hydra.sweeper.params["++method_overrides.kv_budget"] == "128,256,512"
-    assert budget.hydra.sweeper.params["method"] == "glob(*,exclude=[*_fullbefore])"  # Full KV included
+    assert (
+        budget.hydra.sweeper.params["method"] == "glob(*,exclude=[*_fullbefore,kvpress])"
+    )  # Full KV included
     assert compose_cfg("experiment=budget_sweep", "model=qwen25_7b").benchmark.context_length == 131072
 
 

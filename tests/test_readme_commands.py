@@ -58,8 +58,18 @@ def make_lines(target_and_vars: list[str]) -> list[str]:
     return [ln for ln in proc.stdout.splitlines() if "scripts/" in ln]
 
 
+def check_lm_eval(args: list[str]) -> None:
+    """scripts/lm_eval.py is lm-eval's own CLI (not a Hydra app): its model is ours and its task exists."""
+    flags = dict(zip(args[1::2], args[2::2], strict=False)) if args[:1] == ["run"] else {}
+    assert flags.get("--model") == "asl-bench", args
+    tasks = ROOT / flags["--include_path"]
+    assert all((tasks / task / f"{task}.yaml").is_file() for task in flags["--tasks"].split(",")), args
+
+
 def check_script(command: str, tmp_path: Path) -> None:
     name, args = script_args(command)
+    if name == "lm_eval.py":
+        return check_lm_eval(args)
     args = [a for a in args if not a.startswith("results_dir=")] + [f"results_dir={tmp_path}"]
     msg, _ = precheck(args, validate=name == "run.py")
     assert msg is None, f"{command}: {msg}"
@@ -111,7 +121,10 @@ def test_make_sweep_budget_is_the_readme_grid():
     jobs = sweep_jobs("sweep-budget")
     with_budget = {m for m in list_methods() if "kv_budget" in build_method(m).to_dict()}
     swept = {j["method"] for j in jobs}
-    assert swept >= {m for m in with_budget if not m.endswith("_fullbefore")} and "fullkv" in swept
+    # every method with a budget but the Full-before variants and the generic press entry (its variants run)
+    expected = {m for m in with_budget if not m.endswith("_fullbefore") and m != "kvpress"}
+    assert swept >= expected and "fullkv" in swept and "kvpress" not in swept
+    assert {"kvpress_knorm", "kvpress_expected_attention", "kvpress_tova"} <= swept
     assert sorted({int(j["method_overrides.kv_budget"]) for j in jobs}) == [128, 256, 512]
     assert {j["benchmark"] for j in jobs} == {"ruler_embedded"}
     assert "C = 128/256/512 on RULER embedded, every method with a budget" in README

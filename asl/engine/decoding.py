@@ -56,13 +56,17 @@ def decode(
     budget: int,
     stops: Container[int],
     mode: str,
+    session=None,
 ) -> DecodeOutput:
     """Greedy tokens after ``first`` (fed at RoPE ``position``) until ``budget`` more or a stop token.
 
-    ``stops`` is empty when EOS is ignored. Each step is timed from its start until its token is on the
-    host; on CUDA the static mode's first two steps (eager warm-up, capture + first replay, or the failed
-    capture + an eager step) are setup, never TPOT. A structural capture failure is remembered on the
-    model (:func:`asl.engine.graphs.capture_memo`): later requests do not retry it.
+    ``stops`` is empty when EOS is ignored. After every eager step the method's session sees the cache
+    (``session.on_decode_step(cache, position)``: decode-time eviction; a no-op by default); methods that
+    evict during decoding run eager (``generate`` forces it), the static step's shapes are fixed. Each step
+    is timed from its start until its token is on the host; on CUDA the static mode's first two steps
+    (eager warm-up, capture + first replay, or the failed capture + an eager step) are setup, never TPOT. A
+    structural capture failure is remembered on the model (:func:`asl.engine.graphs.capture_memo`): later
+    requests do not retry it.
     """
     out = DecodeOutput()
     token = first
@@ -80,9 +84,10 @@ def decode(
             _sync(device)
             start = time.perf_counter()
             if static is None:
-                token = int(
-                    torch.argmax(decode_step(model, token, position + len(out.tokens), cache, kernel))
-                )
+                step_position = position + len(out.tokens)
+                token = int(torch.argmax(decode_step(model, token, step_position, cache, kernel)))
+                if session is not None:
+                    session.on_decode_step(cache, step_position)
             else:
                 token = static.step()
             elapsed = time.perf_counter() - start

@@ -47,6 +47,7 @@ class GenerationResult:
     decode_peak_reserved_bytes: int | None = None
     attention_kernel: str = ""  # prefill attention: "sdpa" or the HF flash implementation that ran
     decode_mode: str = ""  # "eager" or "static"
+    decode_mode_reason: str = ""  # why the mode differs from the one asked for (decode-time eviction)
     decode_graph: bool = False  # static on CUDA: the step ran as a captured CUDA graph
     decode_setup_s: float = 0.0  # static on CUDA: warm-up step + graph capture, excluded from TPOT
     decode_graph_status: str = (
@@ -123,6 +124,7 @@ class _Request:
     member: Member
     max_new_tokens: int
     mode: str
+    mode_reason: str = ""
     layers_run: int = 0
     position: int = 0
     first: int = 0
@@ -164,59 +166,72 @@ def generate_many(
     for method in methods:
         method = resolve_method(method, model)
         check_window(method, chunk)
-        mode = resolve_decode_mode(decode_mode, device)
+        mode, reason = resolve_decode_mode(decode_mode, device), ""
+        if method.decode_eviction and mode == "static":
+            mode, reason = (
+                "eager",
+                f"{method.name} evicts KV entries while decoding; the static step's shapes are fixed",
+            )
         budget = method.max_new_tokens(max_new_tokens)
         cache = PrunedKVCache(num_layers, decode_room=budget, align=cache_alignment(mode))
-        member = Member(method.new_session(num_layers, prompt_len), cache)
-        requests.append(_Request(method, member, budget, mode))
+        session = method.new_session(num_layers, prompt_len)
+        session.bind(model)
+        requests.append(_Request(method, Member(session, cache), budget, mode, reason))
     shared = len(requests) if len(requests) > 1 else 0  # group size of a shared prefill
     _, _, layers, _, _ = decoder_parts(model)
-    with (
-        memory(device) as meter,
-        engine_attention_enabled(model) as implementation,
-        chunked_mlp(layers, chunk),
-    ):
-        kernel = kernel or kernel_for(implementation)
-        scratch = LayerScratch()
-        _sync(device)
-        start = time.perf_counter()
-        prefill_group(model, input_ids, [r.member for r in requests], kernel, chunk, scratch)
-        for r in requests:
-            r.layers_run, r.position = r.member.layers_run, prompt_len
-            if r.member.stop_keep is not None:  # two-pass: re-run the selected ids, fresh positions
-                selected = input_ids.index_select(1, r.member.stop_keep.to(device))
-                out = prefill(
+    try:
+        with (
+            memory(device) as meter,
+            engine_attention_enabled(model) as implementation,
+            chunked_mlp(layers, chunk),
+        ):
+            kernel = kernel or kernel_for(implementation)
+            scratch = LayerScratch()
+            _sync(device)
+            start = time.perf_counter()
+            prefill_group(model, input_ids, [r.member for r in requests], kernel, chunk, scratch)
+            for r in requests:
+                r.layers_run, r.position = r.member.layers_run, prompt_len
+                if r.member.stop_keep is not None:  # two-pass: re-run the selected ids, fresh positions
+                    selected = input_ids.index_select(1, r.member.stop_keep.to(device))
+                    out = prefill(
+                        model,
+                        selected,
+                        OnePassSession(num_layers, selected.shape[1]),
+                        r.member.cache,
+                        kernel,
+                        chunk,
+                        scratch,
+                    )
+                    r.layers_run += out.layers_run
+                    r.position, r.member.logits = selected.shape[1], out.logits
+                r.first = int(torch.argmax(r.member.logits))
+                r.member.logits = None
+            scratch.release()
+            if not shared:
+                requests[0].ttft = time.perf_counter() - start
+            if any(r.max_new_tokens > 1 and (ignore_eos or r.first not in stops) for r in requests):
+                meter.next_phase("decode")
+            results = []
+            for r in requests:
+                steps = decode(
                     model,
-                    selected,
-                    OnePassSession(num_layers, selected.shape[1]),
                     r.member.cache,
                     kernel,
-                    chunk,
-                    scratch,
+                    r.first,
+                    r.position,
+                    r.max_new_tokens - 1,
+                    set() if ignore_eos else stops,
+                    r.mode,
+                    r.member.session,
                 )
-                r.layers_run += out.layers_run
-                r.position, r.member.logits = selected.shape[1], out.logits
-            r.first = int(torch.argmax(r.member.logits))
-            r.member.logits = None
-        scratch.release()
-        if not shared:
-            requests[0].ttft = time.perf_counter() - start
-        if any(r.max_new_tokens > 1 and (ignore_eos or r.first not in stops) for r in requests):
-            meter.next_phase("decode")
-        results = []
-        for r in requests:
-            steps = decode(
-                model,
-                r.member.cache,
-                kernel,
-                r.first,
-                r.position,
-                r.max_new_tokens - 1,
-                set() if ignore_eos else stops,
-                r.mode,
-            )
+                r.member.session.finish()
+                results.append((r, steps))
+    except BaseException:
+        for r in requests:  # remove what a session registered for the request (module hooks)
             r.member.session.finish()
-            results.append((r, steps))
+        raise
+
     return [
         _result(model, tokenizer, prompt_len, r, steps, meter, kernel, chunk, shared) for r, steps in results
     ]
@@ -251,6 +266,7 @@ def _result(
         decode_peak_reserved_bytes=decode_peak.reserved if decode_peak else None,
         attention_kernel=kernel.name,
         decode_mode=r.mode,
+        decode_mode_reason=r.mode_reason,
         decode_graph=steps.graph,
         decode_setup_s=steps.setup_s,
         decode_graph_status=steps.graph_status,
@@ -287,6 +303,7 @@ def trace_prefill(
     check_window(method, chunk)
     with engine_attention_enabled(model) as implementation, chunked_mlp(layers, chunk):
         session = method.new_session(num_layers, input_ids.shape[1])
+        session.bind(model)
         cache = PrunedKVCache(num_layers, decode_room=0)
         out = prefill(model, input_ids, session, cache, kernel_for(implementation), chunk)
     session.finish()

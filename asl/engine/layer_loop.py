@@ -190,7 +190,7 @@ def prefill_layer(
     The chunked path updates ``hidden`` in place and returns it; HF's forward returns a new tensor.
     """
     parts = layer_parts(layer)
-    if parts is None:
+    if parts is None or any(member.session.full_layer_inputs for member in members):
         position_embeddings = rotary(hidden, position_ids)
         request = EngineRequest(members, None, kernel, prefill=True)
         return run_layer(layer, hidden, position_ids, position_embeddings, request)

@@ -63,12 +63,21 @@ class Session:
 
     #: two-pass sessions cache nothing in pass 1 and end it with ``LayerAction(stop=True)``
     two_pass: ClassVar[bool] = False
+    #: True: ``on_attention`` gets every query of the layer and the layer runs HF's own forward (module
+    #: hooks fire), unchunked; False (default): the queries of the last prefill chunk, and q/k/v are
+    #: shared read-only with the other sessions of a shared prefill
+    full_layer_inputs: ClassVar[bool] = False
 
     def __init__(self, num_layers: int, prompt_len: int):
         self.num_layers = num_layers
         self.prompt_len = prompt_len
         self.selection_layer: int | None = None
         self.rel_variance: dict[int, float] = {}
+
+    def bind(self, model: Any) -> None:
+        """Called once per request before the prefill, with the model. A session that must see the model's
+        modules (a kvpress press reads the attention module and its input) registers request-scoped hooks
+        here and removes them by ``finish``. No-op by default."""
 
     def on_attention(
         self, layer: int, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, scaling: float
@@ -79,6 +88,11 @@ class Session:
     def after_layer(self, layer: int) -> LayerAction:
         """Decide what happens after decoder layer ``layer`` has run."""
         return CONTINUE
+
+    def on_decode_step(self, cache: Any, position: int) -> None:
+        """Called after every decode step (eager decoding) with the engine's ``PrunedKVCache``, once the
+        token fed at RoPE ``position`` has been appended at every layer: decode-time eviction (a method
+        with ``decode_eviction = True``) edits the cache here. No-op by default."""
 
     @property
     def selection_fired(self) -> bool | None:
@@ -128,6 +142,10 @@ class PruningMethod:
     model_keys: ClassVar[Mapping[str, Callable[[int], Any]]] = {}
     #: keys that must be valid layer indices when set
     layer_keys: ClassVar[tuple[str, ...]] = ()
+    #: its session evicts KV entries while decoding (``Session.on_decode_step``): the engine decodes eager
+    decode_eviction: ClassVar[bool] = False
+    #: the dict field that collects config keys the class does not declare (None: such keys are errors)
+    extra_params_field: ClassVar[str | None] = None
 
     # -- self-description ---------------------------------------------------------------------------
     def display(self) -> Display:

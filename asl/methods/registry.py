@@ -53,6 +53,10 @@ def method_from_config(node: Mapping[str, Any], num_layers: int | None = None) -
         raise ValueError(f"{name}: the method config has no _target_ class")
     cls = method_class(str(target))
     fields = {f.name for f in dataclasses.fields(cls)}
+    extra_field = cls.extra_params_field
+    if extra_field:  # a class that forwards undeclared keys (kvpress: the press's own keywords)
+        extra = {key: params.pop(key) for key in list(params) if key not in fields}
+        params[extra_field] = {**dict(params.get(extra_field) or {}), **extra}
     unknown = sorted(set(params) - fields)
     if unknown:
         raise ValueError(
