@@ -8,6 +8,7 @@ python scripts/scale_check.py --methods fullkv snapkv asl@middle --out /tmp/sc
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 import time
 from pathlib import Path
@@ -22,6 +23,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--lengths", nargs="+", type=int, default=[LENGTHS[0]])
     parser.add_argument("--methods", nargs="+", default=None, help="labels such as fullkv, asl@middle")
     parser.add_argument("--out", default="results/scale_check")
+    parser.add_argument(
+        "--compare", default=None, help="a committed scale_check.csv the measured rows must equal"
+    )
     return parser.parse_args(argv)
 
 
@@ -33,6 +37,27 @@ def chosen_variants(labels: list[str] | None) -> list[Variant]:
     if unknown:
         raise SystemExit(f"error: unknown method label(s) {unknown}; known: {', '.join(known)}")
     return [known[label] for label in labels]
+
+
+def compare_rows(rows, committed: Path) -> list[str]:
+    """Rows whose measured bytes differ from the committed table's (the check is deterministic)."""
+    with committed.open() as handle:
+        table = {
+            (r["model"], r["method"], int(r["context_length"]), r["phase"]): r for r in csv.DictReader(handle)
+        }
+    out = []
+    for row in rows:
+        old = table.get((row.model, row.method, row.context_length, row.phase))
+        if old is None:
+            out.append(f"{row.model} {row.method} {row.context_length} {row.phase}: not in {committed}")
+        elif (
+            int(old["peak_bytes"]) != row.peak_bytes
+            or int(old["largest_tensor_bytes"]) != row.largest_tensor_bytes
+        ):
+            out.append(
+                f"{row.model} {row.method} {row.context_length} {row.phase}: {row.peak_bytes} bytes, committed {old['peak_bytes']}"
+            )
+    return out
 
 
 def main(argv: list[str]) -> int:
@@ -51,6 +76,8 @@ def main(argv: list[str]) -> int:
         failed += failures
         print(f"{model}: {len(rows)} rows, {len(failures)} failures ({time.perf_counter() - start:.0f} s)")
     write_csv(all_rows, out / "scale_check.csv")
+    if args.compare:
+        failed += compare_rows(all_rows, Path(args.compare))
     for line in failed:
         print(f"FAIL {line}")
     print(f"scale check: {'FAIL' if failed else 'PASS'} ({len(all_rows)} rows) -> {out}/scale_check.csv")

@@ -49,7 +49,9 @@ def test_working_set_hand_count():
     assert prefill_working_bytes(TINY, n, b, 40) == whole_layer + max(attention(40), mlp(40))
     # window scoring: one KV head's fp32 logits and softmax (2 G w n) and the histogram (Hq n)
     scoring = 4 * n * (2 * 2 * 8 + 4)
-    assert prefill_working_bytes(TINY, n, b, 40, window=8) == whole_layer + max(attention(40), mlp(40), scoring)
+    assert prefill_working_bytes(TINY, n, b, 40, window=8) == whole_layer + max(
+        attention(40), mlp(40), scoring
+    )
 
 
 def test_working_set_is_bounded_by_the_chunk():

@@ -65,6 +65,8 @@ def _caches(model, prompt, methods, shared: bool):
         Member(m.new_session(num_layers, prompt.shape[0]), PrunedKVCache(num_layers, 0)) for m in methods
     ]
     ids = prompt.unsqueeze(0)
+    for member in members:
+        member.session.bind(model)
     with torch.inference_mode(), engine_attention_enabled(model):
         if shared:
             prefill_group(model, ids, members, kernel, 32)
@@ -72,6 +74,8 @@ def _caches(model, prompt, methods, shared: bool):
             for member in members:
                 out = prefill(model, ids, member.session, member.cache, kernel, 32)
                 member.logits, member.stop_keep = out.logits, out.stop_keep
+    for member in members:
+        member.session.finish()
     return members
 
 

@@ -50,5 +50,7 @@ def test_an_invalid_recorded_score_is_one_error_naming_run_and_sample(tmp_path: 
     run = write_run(tmp_path, "m", "b", "infinitebench", demo_config(256), records([1.0, 0.0]))
     path = run / "predictions.jsonl"
     path.write_text(path.read_text().replace('"score":0.0', '"score":NaN'))
-    with pytest.raises(ScoreError, match=r"run .*demo-.*, sample passkey\|1024\|1: score nan is not a finite"):
+    with pytest.raises(
+        ScoreError, match=r"run .*demo-.*, sample passkey\|1024\|1: score nan is not a finite"
+    ):
         write_tables(tmp_path, "fullkv")

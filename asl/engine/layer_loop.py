@@ -38,7 +38,7 @@ class EngineRequest:
         return out
 
 
-@dataclass
+@dataclass(eq=False)
 class Member:
     """One session of a prefill (alone, or sharing the full-token trunk with others) and what it got."""
 
@@ -130,9 +130,15 @@ def prefill_group(
     the same values, so each member's result is the one it gets alone (``tests/test_engine_shared.py``).
     """
     embed = decoder_parts(model)[0]
-    hidden = embed(input_ids)
     position_ids = torch.arange(input_ids.shape[1], device=input_ids.device).unsqueeze(0)
-    run_layers(model, hidden, position_ids, list(members), 0, kernel, chunk, scratch or LayerScratch())
+    scratch = scratch or LayerScratch()
+    # a session that needs HF's own layer forward (unchunked) would change the trunk's arithmetic for
+    # the others: it runs alone
+    alone = [m for m in members if m.session.full_layer_inputs and len(members) > 1]
+    groups = [[m] for m in alone] + [[m for m in members if all(m is not a for a in alone)]]
+    for group in groups:
+        if group:
+            run_layers(model, embed(input_ids), position_ids, group, 0, kernel, chunk, scratch)
 
 
 def run_layers(
