@@ -14,7 +14,6 @@ import torch.nn.functional as F
 import transformers.integrations.flash_attention as hf_flash
 
 from asl import build_method, generate, load_model
-from asl.engine import trace_prefill
 from asl.engine.chunking import TokenChunked, chunked_mlp
 from asl.engine.static_decode import DECODE_BLOCK, masked_decode_attention
 from tests.methods_under_test import METHODS
