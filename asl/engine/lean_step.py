@@ -85,13 +85,19 @@ def _fuse_rows(modules: list[nn.Module], name: str) -> torch.Tensor:
     return fused
 
 
+def _same_storage(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Whether ``a`` is a view into ``b``'s storage (the storage's identity, not its address: fake tensors,
+    as in the scale check, have no addresses)."""
+    return a.untyped_storage()._cdata == b.untyped_storage()._cdata
+
+
 def _still_fused(fused: list[FusedLayer], layers: nn.ModuleList) -> bool:
     if len(fused) != len(layers):
         return False
     for f, layer in zip(fused, layers, strict=True):
-        if layer.self_attn.q_proj.weight.data_ptr() != f.qkv.data_ptr():
+        if not _same_storage(layer.self_attn.q_proj.weight, f.qkv):
             return False
-        if _inner(layer.mlp).gate_proj.weight.data_ptr() != f.gate_up.data_ptr():
+        if not _same_storage(_inner(layer.mlp).gate_proj.weight, f.gate_up):
             return False
     return True
 

@@ -96,7 +96,10 @@ def predict(arch: ArchSpec, method, n: int, measured: Measured, weights: int, b:
     )
     entry = kv_entry_bytes(arch, b)
     prefill = weights + buffers * entry + prefill_working_bytes(arch, n, b, chunk, window)
-    decode = weights + buffers * entry + 2 * 4 * arch.vocab
+    # the lean decode step keeps, per layer and request, fp32 scores and probabilities and bf16 blocked
+    # probabilities over the layer's whole buffer (Hq x L x (4 + 4 + 2) bytes; asl/engine/lean_step.py)
+    step_buffers = buffers * arch.heads * (4 + 4 + b)
+    decode = weights + buffers * entry + step_buffers + 2 * 4 * arch.vocab
     return {"prefill": prefill, "decode": decode, "kv": kv_entries * entry}
 
 
@@ -110,9 +113,11 @@ def check_model(
         model = build_fake_model(name)
         arch = ArchSpec.from_config(model.config)
         b = torch.finfo(model.dtype).bits // 8
-        # one warm-up request, as every run does: model-level state the engine keeps between requests
-        # (the lean decode step's fused weights) exists before the measured ones and counts as weights
+        # one warm-up request, as every run does: the lean decode step fuses q/k/v and gate/up into one
+        # tensor per layer and points the projections' weights at views of it (``.data``, which the probe
+        # cannot follow); the weights are then counted once, from the parameters' storages
         measure_request(model, probe, build(Variant("fullkv"), model), 2 * chunk, 1, chunk)
+        probe.reset([*model.parameters(), *model.buffers()])
         weights = probe.live
         for n in lengths:
             for variant in chosen:

@@ -109,6 +109,17 @@ class MemoryProbe(TorchDispatchMode):
     def current(self) -> PhaseStats:
         return self.phases[self.phase]
 
+    def reset(self, permanent: list[torch.Tensor]) -> None:
+        """Forget every tracked storage; the storages of ``permanent`` (the weights) are alive from now on
+        and never released (views of them cost nothing)."""
+        self._storages.clear()
+        self._tensors.clear()
+        for tensor in permanent:
+            storage = tensor.untyped_storage()
+            self._storages[storage._cdata] = [1, storage.nbytes()]
+        self.live = sum(nbytes for _, nbytes in self._storages.values())
+        self.start_phase("setup")
+
     # -- accounting ------------------------------------------------------------------------------
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         if func in _SCALARS:
