@@ -105,16 +105,10 @@ def random_prompt(length: int, vocab: int, seed: int) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def masked_decode_greedy(
-    model, prompt: torch.Tensor, steps: int, keep_per_layer: list[torch.Tensor]
-) -> list[int]:
-    """Greedy tokens without a cache where generated tokens see, at layer l and KV head g, only the prompt
-    positions ``keep_per_layer[l][g]`` (plus every generated token); prompt tokens attend causally as usual.
-    This is what per-KV-head cache compression after prefill means."""
+def greedy_with_masks(model, prompt: torch.Tensor, steps: int, mask_for) -> list[int]:
+    """Greedy tokens without a cache: every step re-runs the whole sequence through HF's eager layers with
+    the additive mask ``mask_for(total, layer, dtype)`` ([1, 1 or H_q, total, total]) at each layer."""
     base = model.model
-    prompt_len = prompt.shape[1]
-    num_q = model.config.num_attention_heads
-    group = num_q // model.config.num_key_value_heads
     ids, tokens = prompt.clone(), []
     for _ in range(steps):
         hidden = base.embed_tokens(ids)
@@ -123,17 +117,34 @@ def masked_decode_greedy(
         rope = base.rotary_emb(hidden, positions)
         with eager(model):
             for index, layer in enumerate(base.layers):
-                mask = causal_mask(total, hidden.dtype).expand(1, num_q, total, total).clone()
-                for head in range(num_q):
-                    dropped = torch.ones(prompt_len, dtype=torch.bool)
-                    dropped[keep_per_layer[index][head // group]] = False
-                    mask[0, head, prompt_len:, :prompt_len][:, dropped] = torch.finfo(hidden.dtype).min
+                mask = mask_for(total, index, hidden.dtype)
                 out = layer(hidden, attention_mask=mask, position_ids=positions, position_embeddings=rope)
                 hidden = out[0] if isinstance(out, tuple) else out
         token = int(torch.argmax(model.lm_head(base.norm(hidden[:, -1:]))[0, -1]))
         tokens.append(token)
         ids = torch.cat([ids, torch.tensor([[token]])], dim=1)
     return tokens
+
+
+def masked_decode_greedy(
+    model, prompt: torch.Tensor, steps: int, keep_per_layer: list[torch.Tensor]
+) -> list[int]:
+    """Greedy tokens without a cache where generated tokens see, at layer l and KV head g, only the prompt
+    positions ``keep_per_layer[l][g]`` (plus every generated token); prompt tokens attend causally as usual.
+    This is what per-KV-head cache compression after prefill means."""
+    prompt_len = prompt.shape[1]
+    num_q = model.config.num_attention_heads
+    group = num_q // model.config.num_key_value_heads
+
+    def mask_for(total: int, index: int, dtype: torch.dtype) -> torch.Tensor:
+        mask = causal_mask(total, dtype).expand(1, num_q, total, total).clone()
+        for head in range(num_q):
+            dropped = torch.ones(prompt_len, dtype=torch.bool)
+            dropped[keep_per_layer[index][head // group]] = False
+            mask[0, head, prompt_len:, :prompt_len][:, dropped] = torch.finfo(dtype).min
+        return mask
+
+    return greedy_with_masks(model, prompt, steps, mask_for)
 
 
 # ---------------------------------------------------------------------------------------------------------
