@@ -50,18 +50,37 @@ def main(cfg: DictConfig) -> None:
             except (ValueError, OSError) as exc:
                 fail(one_line(exc), PROG)
             return
-        from asl.harness.experiment import run
         from asl.results.reader import load_run
         from asl.results.report import run_table
 
+        experiment = hc.runtime.choices.get("experiment")
         try:
-            run_dir = run(cfg, cli_keys=cli_keys, experiment=hc.runtime.choices.get("experiment"))
+            if cfg.run.get("share_group"):
+                run_dirs = run_group(cfg, list(hc.overrides.task), hc.job.config_name, experiment)
+            else:
+                from asl.harness.experiment import run
+
+                run_dirs = [run(cfg, cli_keys=cli_keys, experiment=experiment)]
         except (ValueError, OSError) as exc:  # HarnessError, BenchmarkError, method errors, missing files
             fail(one_line(exc), PROG)
-        if job:
-            job.link(run_dir)
-        print(run_table(load_run(run_dir).summary), flush=True)
-        print(f"run dir: {run_dir}", flush=True)
+        for run_dir in run_dirs:
+            if job:
+                job.link(run_dir, f"run-{run_dir.name}" if len(run_dirs) > 1 else None)
+            print(run_table(load_run(run_dir).summary), flush=True)
+            print(f"run dir: {run_dir}", flush=True)
+
+
+def run_group(cfg: DictConfig, overrides: list[str], config_name: str, experiment: str | None) -> list:
+    """A shared-prefill job (``run.share_group``): compose each member's own job, run them together."""
+    from hydra import compose
+
+    from asl.harness.config import cli_override_keys, to_plain
+    from asl.harness.shared_run import run_shared
+    from asl.harness.sharing import member_jobs
+
+    jobs = member_jobs(overrides, to_plain(cfg.run.share_group))
+    cfgs = [compose(config_name, overrides=job) for job in jobs]
+    return run_shared(cfgs, [cli_override_keys(job) for job in jobs], experiment=experiment)
 
 
 if __name__ == "__main__":

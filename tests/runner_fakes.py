@@ -27,9 +27,11 @@ def make_cfg(*overrides: str) -> DictConfig:
 class FakeBackend:
     """Counts generate calls; ``fail_ids`` raise like a CUDA OOM would."""
 
-    def __init__(self, fail_ids: tuple[str, ...] = ()) -> None:
+    def __init__(self, fail_ids: tuple[str, ...] = (), interrupt_ids: tuple[str, ...] = ()) -> None:
         self.calls: list[str] = []
+        self.shared_calls: list[tuple[str, list[str]]] = []
         self.fail_ids = fail_ids
+        self.interrupt_ids = interrupt_ids
         self._current = ""
 
     def load_model(self, spec: Any, device: Any = None, dtype: Any = None) -> tuple[Any, Any]:
@@ -84,6 +86,17 @@ class FakeBackend:
             method_config={**method.to_dict(), "l_min": 3},
         )
 
+    def generate_many(self, model: Any, tok: Any, ids: list[int], methods: list[Any], **kw: Any) -> list:
+        """One shared call: each method's result as alone, without timing when more than one share it."""
+        self.shared_calls.append((self._current, [m.name for m in methods]))
+        if self._current in self.interrupt_ids:
+            raise KeyboardInterrupt
+        results = [self.generate(model, tok, ids, m, **kw) for m in methods]
+        if len(methods) > 1:
+            for res in results:
+                res.ttft_s, res.tpot_s, res.shared_prefill = None, None, len(methods)
+        return results
+
     def score(self, example: Example, prediction: str) -> float:
         return float(prediction in example.answers)
 
@@ -98,4 +111,5 @@ class FakeBackend:
             self.build_prompt_ids,
             self.score,
             self.stop_token_ids,
+            generate_many=self.generate_many,
         )

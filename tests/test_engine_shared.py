@@ -4,6 +4,8 @@ layers and tau values that fire early, late and never."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 
@@ -143,3 +145,29 @@ def test_generate_many_on_the_embedded_model(embedded):
     for method, result in zip(methods, shared, strict=True):
         same(generate(model, tokenizer, prompt, method, **kw), result)
         assert result.text == generate(model, tokenizer, prompt, method, **kw).text
+
+
+@pytest.mark.parametrize("mode", ["eager", "static"])
+def test_whole_layer_kv_is_stored_once_per_trunk(tiny_model, mode, monkeypatch):
+    """Full KV and the Full-before variants keep trunk layers whole: one buffer per layer, not one per
+    method; decoding one after another over the shared buffers gives each method its own tokens."""
+    prompt = random_prompt(150, tiny_model.config.vocab_size, seed=5)[0]
+    names = ["fullkv", "asl_fullbefore", "fastkv_fullbefore", "snapkv"]
+    methods = [build_method(n, **METHODS[n].small) for n in names]
+    kw = dict(max_new_tokens=STEPS, ignore_eos=True, decode_mode=mode, mlp_chunk=32)
+    members = []
+    real = layer_loop.prefill_group
+
+    def spy(model, ids, group_members, *args, **kwargs):
+        members.extend(group_members)
+        return real(model, ids, group_members, *args, **kwargs)
+
+    monkeypatch.setattr(sys.modules["asl.engine.generate"], "prefill_group", spy)
+    shared = generate_many(tiny_model, None, prompt, methods, **kw)
+    monkeypatch.undo()
+    for method, result in zip(methods, shared, strict=True):
+        same(generate(tiny_model, None, prompt, method, **kw), result)
+    full, fullbefore = members[0].cache, members[1].cache
+    whole = [i for i, n in enumerate(fullbefore.prompt_lengths) if n == full.prompt_lengths[i]]
+    assert whole and all(fullbefore.keys[i] is full.keys[i] for i in whole)  # stored once
+    assert all(members[3].cache.keys[i] is not full.keys[i] for i in range(len(full.keys)))  # compressed: own

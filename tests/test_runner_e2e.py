@@ -88,6 +88,30 @@ def test_same_config_and_seed_same_predictions(all_methods, tmp_path):
     assert [r["prediction"] for r in read_jsonl(again / "predictions.jsonl")] == first
 
 
+SHARED_FIELDS = ("prediction", "score", "prompt_tokens", "generated_tokens", "kv_lengths", "kv_cache_bytes",
+                 "selection_layer", "selection_fired", "rel_variance", "error")  # fmt: skip
+
+
+def test_shared_prefill_run_equals_the_separate_runs(all_methods, tmp_path):
+    """Every method under test in one shared run: the same directory names (identity hashes) and, per
+    sample, the same prediction, KV lengths, selection layer and rho trace as its own separate run."""
+    from asl.harness.shared_run import run_shared
+
+    _, dirs = all_methods
+    cfgs = [
+        make_cfg(f"results_dir={tmp_path}", f"method={m}", "benchmark.num_samples=2", *SMALL) for m in METHODS
+    ]
+    shared = run_shared(cfgs, [set()] * len(cfgs))
+    assert [d.name for d in shared] == [dirs[m].name for m in METHODS]
+    for method, run_dir in zip(METHODS, shared, strict=True):
+        mine = read_jsonl(run_dir / "predictions.jsonl")
+        alone = read_jsonl(dirs[method] / "predictions.jsonl")
+        assert [{k: r[k] for k in SHARED_FIELDS} for r in mine] == [
+            {k: r[k] for k in SHARED_FIELDS} for r in alone
+        ]
+        assert all(r["shared_prefill"] == len(METHODS) and r["ttft_s"] is None for r in mine)
+
+
 def test_sigkill_then_resume(tmp_path):
     res = tmp_path / "res"
     args = [f"results_dir={res}", "method=snapkv", "benchmark.num_samples=4"]
@@ -117,7 +141,7 @@ def test_sigkill_then_resume(tmp_path):
 def test_multirun_through_submitit_local(tmp_path):
     res = tmp_path / "res"
     proc = cli(tmp_path, "-m", "hydra/launcher=submitit_local", f"results_dir={res}", "method=fullkv,snapkv",
-               "benchmark.num_samples=1", "hydra.launcher.timeout_min=10")  # fmt: skip
+               "benchmark.num_samples=1", "hydra.launcher.timeout_min=10", "share_prefill=false")  # fmt: skip
     out, err = proc.communicate(timeout=400)
     assert proc.returncode == 0, err[-3000:]
     metrics = sorted(res.glob("smollm2_135m/infinitebench/*/metrics.json"))
@@ -128,3 +152,22 @@ def test_multirun_through_submitit_local(tmp_path):
         assert f"method={method}" in (job / "overrides.yaml").read_text()
         assert "run dir: " in (job / "job.log").read_text()
         assert (job / "run").resolve() == metrics[num].parent.resolve()
+
+
+def test_shared_multirun_through_submitit_local(tmp_path):
+    """share_prefill (the default): the two methods are one submitit job linking both run directories."""
+    res = tmp_path / "res"
+    proc = cli(tmp_path, "-m", "hydra/launcher=submitit_local", f"results_dir={res}", "method=fullkv,snapkv",
+               "benchmark.num_samples=1", "hydra.launcher.timeout_min=10")  # fmt: skip
+    out, err = proc.communicate(timeout=400)
+    assert proc.returncode == 0, err[-3000:]
+    metrics = sorted(res.glob("smollm2_135m/infinitebench/*/metrics.json"))
+    assert [m.parent.name.split("-")[0] for m in metrics] == ["fullkv", "snapkv"]
+    jobs = sorted(p for p in res.glob("multirun/*/*") if p.name.isdigit())
+    assert len(jobs) == 1 and "share_group" in (jobs[0] / "overrides.yaml").read_text()
+    assert sorted((jobs[0] / f"run-{m.parent.name}").resolve() for m in metrics) == [
+        m.parent.resolve() for m in metrics
+    ]
+    for m in metrics:
+        recs = read_jsonl(m.parent / "predictions.jsonl")
+        assert recs and all(r["shared_prefill"] == 2 for r in recs)

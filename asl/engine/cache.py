@@ -21,16 +21,29 @@ class PrunedKVCache:
         self.lengths = [0] * num_layers
         self.prompt_lengths = [0] * num_layers
 
-    def store(self, layer: int, key: torch.Tensor, value: torch.Tensor) -> None:
-        """Store the prompt entries of ``layer`` (prefill)."""
+    def store(self, layer: int, key: torch.Tensor, value: torch.Tensor, shared: dict | None = None) -> None:
+        """Store the prompt entries of ``layer`` (prefill).
+
+        ``shared`` (one dict per shared prefill): when another cache of the request already stored these
+        very ``key``/``value`` tensors for this layer with the same room (several methods keeping a trunk
+        layer whole: Full KV and the Full-before variants), its buffers are reused instead of copied. That
+        is safe because the methods decode one after another and each writes a room position before it
+        reads it (the static step reads the rest under a mask, and the room never holds NaN).
+        """
         batch, heads, length, dim = key.shape
         room = -(-(length + self.decode_room) // self.align) * self.align
-        self.keys[layer] = k_buf = key.new_empty(batch, heads, room, dim)
-        self.values[layer] = v_buf = value.new_empty(batch, heads, room, value.shape[-1])
-        k_buf[:, :, :length] = key
-        v_buf[:, :, :length] = value
-        k_buf[:, :, length:] = 0  # the room is read under a mask by the static step: no NaN garbage
-        v_buf[:, :, length:] = 0
+        ident = (layer, id(key), id(value), room)
+        if shared is not None and ident in shared:
+            self.keys[layer], self.values[layer] = shared[ident]
+        else:
+            self.keys[layer] = k_buf = key.new_empty(batch, heads, room, dim)
+            self.values[layer] = v_buf = value.new_empty(batch, heads, room, value.shape[-1])
+            k_buf[:, :, :length] = key
+            v_buf[:, :, :length] = value
+            k_buf[:, :, length:] = 0  # the room is read under a mask by the static step: no NaN garbage
+            v_buf[:, :, length:] = 0
+            if shared is not None:
+                shared[ident] = (k_buf, v_buf)
         self.lengths[layer] = self.prompt_lengths[layer] = length
 
     def append(self, layer: int, key: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

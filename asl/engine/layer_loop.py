@@ -24,8 +24,10 @@ class EngineRequest:
     decoding the one ``cache`` is appended to.
     """
 
-    def __init__(self, members: list[Member], cache: PrunedKVCache | None, kernel, prefill: bool):
+    def __init__(self, members: list[Member], cache: PrunedKVCache | None, kernel, prefill: bool,
+                 shared: dict | None = None):  # fmt: skip
         self.members, self.cache, self.kernel, self.prefill = members, cache, kernel, prefill
+        self.shared = shared
 
     def attend(self, module, query, key, value, scaling):
         layer = module.layer_idx
@@ -34,7 +36,7 @@ class EngineRequest:
             return self.kernel(module, query, key, value, False, scaling)
         out = self.kernel(module, query, key, value, True, scaling)
         for member in self.members:
-            member.attend(layer, query, key, value, scaling)
+            member.attend(layer, query, key, value, scaling, self.shared)
         return out
 
 
@@ -49,10 +51,12 @@ class Member:
     stop_keep: torch.Tensor | None = None  # two-pass: original prompt indices selected in pass 1
     fork_layer: int | None = None  # the layer after which it left a shared trunk (None: it did not)
 
-    def attend(self, layer: int, query, key, value, scaling: float) -> None:
+    def attend(self, layer: int, query, key, value, scaling: float, shared: dict | None = None) -> None:
+        """Let the session see the layer's q/k/v and store what it keeps (``shared``: whole-layer buffers
+        the members of a shared prefill reuse, :meth:`PrunedKVCache.store`)."""
         kept = self.session.on_attention(layer, query, key, value, scaling)
         if kept is not None:
-            self.cache.store(layer, *kept)
+            self.cache.store(layer, *kept, shared=shared)
 
 
 @dataclass
@@ -138,18 +142,21 @@ def prefill_group(
     groups = [[m] for m in alone] + [[m for m in members if all(m is not a for a in alone)]]
     for group in groups:
         if group:
-            run_layers(model, embed(input_ids), position_ids, group, 0, kernel, chunk, scratch)
+            shared: dict = {}  # whole-layer KV buffers of this trunk, one per layer however many keep it
+            run_layers(model, embed(input_ids), position_ids, group, 0, kernel, chunk, scratch, shared)
 
 
 def run_layers(
-    model, hidden, position_ids, members: list[Member], first: int, kernel, chunk, scratch
-) -> None:
+    model, hidden, position_ids, members: list[Member], first: int, kernel, chunk, scratch,
+    shared: dict | None = None,
+) -> None:  # fmt: skip
     """Layers ``first``.. on ``hidden`` for ``members`` (see :func:`prefill_group`)."""
     _, rotary, layers, _, _ = decoder_parts(model)
     for index in range(first, len(layers)):
         hidden = prefill_layer(
-            layers[index], index, hidden, position_ids, rotary, members, kernel, chunk, scratch
-        )
+            layers[index], index, hidden, position_ids, rotary, members, kernel, chunk, scratch,
+            shared if len(members) > 1 else None,
+        )  # fmt: skip
         staying = []
         for member in members:
             action = member.session.after_layer(index)
@@ -190,6 +197,7 @@ def prefill_layer(
     kernel,
     chunk: int | None,
     scratch: LayerScratch,
+    shared: dict | None = None,
 ) -> torch.Tensor:
     """One decoder layer of the prefill: attention (each member sees q/k/v and picks what to cache), MLP.
 
@@ -198,11 +206,11 @@ def prefill_layer(
     parts = layer_parts(layer)
     if parts is None or any(member.session.full_layer_inputs for member in members):
         position_embeddings = rotary(hidden, position_ids)
-        request = EngineRequest(members, None, kernel, prefill=True)
+        request = EngineRequest(members, None, kernel, prefill=True, shared=shared)
         return run_layer(layer, hidden, position_ids, position_embeddings, request)
     query, key, value = attention_block(parts, hidden, position_ids, rotary, kernel, chunk, scratch)
     for member in members:
-        member.attend(index, query, key, value, parts.scaling)
+        member.attend(index, query, key, value, parts.scaling, shared)
     del query, key, value
     mlp_block(parts, hidden, chunk)
     return hidden

@@ -26,18 +26,20 @@ class Backend:
     describe_run: Callable[..., dict[str, Any]] = lambda bench, examples, skipped: {}
     #: the data checks that need no tokenizer, run before the model loads (eval.suite.check_data)
     check_data: Callable[[dict[str, Any]], None] = lambda bench: None
+    #: several methods on one prompt with one shared prefill (asl.generate_many); None: each alone
+    generate_many: Callable[..., list[Any]] | None = None
 
 
 def default_backend() -> Backend:
     """The real engine (``asl``) and benchmark package (``eval``)."""
-    from asl import generate, load_model
+    from asl import generate, generate_many, load_model
     from asl.models import stop_token_ids
     from eval.prompts import build_prompt_ids
     from eval.scoring import score
     from eval.suite import check_data, describe_run, load_examples
 
     return Backend(load_model, generate, load_examples, build_prompt_ids, score, stop_token_ids, describe_run,
-                   check_data)  # fmt: skip
+                   check_data, generate_many)  # fmt: skip
 
 
 _MODEL_CACHE: dict[tuple, tuple[Any, Any]] = {}

@@ -147,8 +147,18 @@ def precheck(
             if msg:
                 return (f"job {' '.join(job)}: {msg}" if args.multirun else msg), None
         if args.multirun and args.cfg:
-            return None, preview(name, jobs, args.cfg)
+            return None, preview(name, launched_jobs(name, jobs), args.cfg)
     return None, None
+
+
+def launched_jobs(config_name: str, jobs: list[list[str]]) -> list[list[str]]:
+    """The jobs Hydra launches: with ``share_prefill`` those differing only in the method are one job."""
+    from asl.harness.sharing import group_jobs
+    from asl.harness.sweep import compose_job
+
+    if not jobs or not compose_job(config_name, jobs[0]).get("share_prefill", False):
+        return jobs
+    return group_jobs(jobs)
 
 
 def precheck_or_exit(argv: list[str], prog: str, config_name: str = "config", validate: bool = False) -> None:

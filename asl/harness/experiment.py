@@ -151,6 +151,11 @@ class Experiment:
             example, self.tokenizer, self.profile, (_field(example, "meta") or {}).get("max_prompt_tokens")
         )
         ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)
+        self._warn_budget(ids, example)
+        return ids, info
+
+    def _warn_budget(self, ids: list[int], example: Any) -> None:
+        """Once per run: a KV budget at or above the prompt length prunes nothing."""
         budget = getattr(self.method, "kv_budget", None)
         if budget is not None and budget >= len(ids) and not self._warned_budget:
             self._warned_budget = True
@@ -158,7 +163,6 @@ class Experiment:
                 f"{self.method.name}: kv_budget {budget} >= prompt length {len(ids)} "
                 f"({_field(example, 'task')}/{_field(example, 'id')}): this equals FullKV"
             )
-        return ids, info
 
     def _fill(self, info: dict, tokens: int, example: Any) -> dict:
         """The truncation record with how much of its target length the prompt fills; a prompt under
@@ -186,8 +190,8 @@ class Experiment:
         data["run_identity"] = self.ident
         atomic_write_text(self.run_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(data)))
 
-    def _sample(self, example: Any) -> SampleRecord:
-        gen = self.cfg.get("generation") or {}
+    def _new_record(self, example: Any) -> SampleRecord:
+        """The sample's record before generation: the example's fields, without the long texts."""
         max_new = int(_field(example, "max_new_tokens") or 32)  # capped by benchmark.max_new_tokens in eval
         base = {
             k: v for k, v in example.to_dict().items() if k not in ("context", "question", "answer_prefix")
@@ -196,41 +200,61 @@ class Experiment:
         rec = SampleRecord.from_json({**base, "context_length": _context_length(example, self.bench)})
         rec.max_new_tokens = max_new
         rec.invocation_id = self.invocation
+        return rec
+
+    def _set_prompt(self, rec: SampleRecord, example: Any, ids: list[int], info: dict) -> None:
+        rec.prompt_tokens, rec.truncation = len(ids), self._fill(info, len(ids), example)
+
+    def _generate_kwargs(self, rec: SampleRecord) -> dict[str, Any]:
+        gen = self.cfg.get("generation") or {}
+        return dict(max_new_tokens=rec.max_new_tokens, ignore_eos=bool(gen.get("ignore_eos", False)),
+                    stop_token_ids=self.stop_ids)  # fmt: skip
+
+    def _sample(self, example: Any) -> SampleRecord:
+        rec = self._new_record(example)
         try:
             ids, info = self._prompt(example)
-            rec.prompt_tokens, rec.truncation = len(ids), self._fill(info, len(ids), example)
+            self._set_prompt(rec, example, ids, info)
             _seed_everything(self.seed)
             res = self.backend.generate(
-                self.model,
-                self.tokenizer,
-                ids,
-                self.method,
-                max_new_tokens=max_new,
-                ignore_eos=bool(gen.get("ignore_eos", False)),
-                stop_token_ids=self.stop_ids,
+                self.model, self.tokenizer, ids, self.method, **self._generate_kwargs(rec)
             )
-            rec.prediction = res.text
-            self.engine.update({k: getattr(res, k) for k in ENGINE_FIELDS if hasattr(res, k)})
-            rec.ttft_s, rec.tpot_s = res.ttft_s, res.tpot_s
-            rec.peak_memory_bytes, rec.peak_memory_kind = res.peak_memory_bytes, res.peak_memory_kind
-            rec.kv_cache_bytes, rec.kv_lengths = res.kv_cache_bytes, list(res.kv_lengths)
-            rec.selection_layer = res.selection_layer
-            rec.selection_fired = getattr(res, "selection_fired", None)
-            rec.rel_variance = {str(k): float(v) for k, v in (res.rel_variance or {}).items()}
-            rec.generated_tokens = len(res.token_ids)
-            rec.prompt_tokens = res.prompt_tokens
-            score = float(self.backend.score(example, rec.prediction))
-            check_scores([score], f"scorer of {rec.task}")  # NaN or out of [0, 1]: the sample's error
-            rec.score = score
-            if excluded_by_reference(example, rec.prediction):  # benchmark.reference_scoring on RULER
-                rec.score, rec.error = None, EXCLUDED
+            self._complete_record(rec, example, res)
         except Exception as exc:  # noqa: BLE001 - a failing sample is recorded and the run goes on
-            rec.error = f"{type(exc).__name__}: {one_line(exc)}"
-            _warn(f"sample {rec.task}/{rec.id} failed: {rec.error}")
-            torch = sys.modules.get("torch")
-            if torch is not None and torch.cuda.is_available():
-                torch.cuda.empty_cache()
+            self._record_failure(rec, exc)
         return rec
+
+    def _complete_record(self, rec: SampleRecord, example: Any, res: Any) -> None:
+        """Fill ``rec`` from a generation result and score it (raises what the scorer raises).
+
+        A result of a shared prefill (``res.shared_prefill`` > 1) carries no TTFT, TPOT or peak memory of
+        this method: those belong to the group; the record says so in ``shared_prefill``.
+        """
+        shared = int(getattr(res, "shared_prefill", 0) or 0)
+        rec.prediction = res.text
+        self.engine.update({k: getattr(res, k) for k in ENGINE_FIELDS if hasattr(res, k)})
+        rec.ttft_s, rec.tpot_s = (None, None) if shared else (res.ttft_s, res.tpot_s)
+        if not shared:
+            rec.peak_memory_bytes, rec.peak_memory_kind = res.peak_memory_bytes, res.peak_memory_kind
+        rec.shared_prefill = shared
+        rec.kv_cache_bytes, rec.kv_lengths = res.kv_cache_bytes, list(res.kv_lengths)
+        rec.selection_layer = res.selection_layer
+        rec.selection_fired = getattr(res, "selection_fired", None)
+        rec.rel_variance = {str(k): float(v) for k, v in (res.rel_variance or {}).items()}
+        rec.generated_tokens = len(res.token_ids)
+        rec.prompt_tokens = res.prompt_tokens
+        score = float(self.backend.score(example, rec.prediction))
+        check_scores([score], f"scorer of {rec.task}")  # NaN or out of [0, 1]: the sample's error
+        rec.score = score
+        if excluded_by_reference(example, rec.prediction):  # benchmark.reference_scoring on RULER
+            rec.score, rec.error = None, EXCLUDED
+
+    def _record_failure(self, rec: SampleRecord, exc: BaseException) -> None:
+        rec.error = f"{type(exc).__name__}: {one_line(exc)}"
+        _warn(f"sample {rec.task}/{rec.id} ({self.method.name}) failed: {rec.error}")
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     def _warmup(self, example: Any) -> None:
         """One untimed request before the first timed sample (first-call allocations, kernel set-up); a
@@ -242,7 +266,7 @@ class Experiment:
         except Exception as exc:  # noqa: BLE001
             _warn(f"warm-up failed ({type(exc).__name__}: {one_line(exc)})")
 
-    def _finished(self) -> bool:
+    def finished(self) -> bool:
         """The directory holds a complete run with every sample (it is then not written again, no lock)."""
         meta = _read_json(self.run_dir / "run_meta.json")
         path = self.run_dir / "predictions.jsonl"
@@ -253,13 +277,33 @@ class Experiment:
 
     def execute(self) -> Path:
         """Under the run directory's lock: run the remaining samples, keeping metrics.json current."""
-        if self._finished():
+        if self.finished():
             print(f"complete: {self.run_dir}, nothing to recompute", file=sys.stderr)
             return self.run_dir  # nothing is rewritten: a finished run stays byte for byte as it was
         with RunLock(self.run_dir, wait=self._run_flag("wait_for_lock")):
             return self._execute()
 
     def _execute(self) -> Path:
+        todo = self.begin()
+        if todo is None:
+            return self.run_dir
+        logger = self._logger(self.meta["wandb_id"])
+        status = "interrupted"
+        try:
+            if todo and self.cfg.run.get("warmup", True):
+                self._warmup(todo[0])
+            self._loop(todo, logger)
+            summary = self._write_summary()
+            logger.log_results(summary, list(self.records.values()), self.run_dir)
+            status = "complete"
+        finally:
+            self.close(status)
+            logger.finish(0 if status == "complete" else 1)
+        return self.run_dir
+
+    def begin(self) -> list[Any] | None:
+        """Under the run's lock: load the finished samples and write config.yaml and run_meta.json; the
+        examples still to run, or None when the run is complete (nothing is rewritten then)."""
         cfg, run_dir = self.cfg, self.run_dir
         self.invocation = invocation_id()
         previous = _read_json(run_dir / "run_meta.json")
@@ -269,7 +313,7 @@ class Experiment:
         todo = [ex for ex in self.examples if self._key(ex) not in done]
         if not todo and previous.get("status") == "complete" and (run_dir / "metrics.json").is_file():
             print(f"complete: {run_dir} ({len(done)} samples), nothing to recompute", file=sys.stderr)
-            return run_dir  # nothing is rewritten: a finished run stays byte for byte as it was
+            return None  # a finished run stays byte for byte as it was
         self._write_config()
         meta = run_meta(self.seed, getattr(self.model, "device", cfg.get("device")))
         meta.update(run_dir=str(run_dir), run_hash=self.run_hash, revision=revision_of(run_dir), attempts=1,
@@ -281,27 +325,27 @@ class Experiment:
             meta["attempts"] = int(previous.get("attempts", 1)) + 1
         meta["invocations"] = [*previous.get("invocations", []), self.invocation]
         atomic_write_json(run_dir / "run_meta.json", meta)
+        self.meta = meta
         self.stop_ids = self.backend.stop_token_ids(self.model, self.tokenizer)
         if done:
             print(f"resume {run_dir}: {len(done)} done, {len(todo)} to go", file=sys.stderr)
-        logger = self._logger(meta["wandb_id"])
-        status = "interrupted"
-        try:
-            if todo and cfg.run.get("warmup", True):
-                self._warmup(todo[0])
-            self._loop(todo, logger)
-            summary = self._write_summary()
-            logger.log_results(summary, list(self.records.values()), run_dir)
-            status = "complete"
-        finally:
-            if status != "complete":
-                self._write_summary()
-            meta.update(end_time=now_iso(), status=status)
-            if self.engine:
-                meta["engine"] = dict(self.engine)  # what ran: attention kernel, decode mode, MLP chunk
-            atomic_write_json(run_dir / "run_meta.json", meta)
-            logger.finish(0 if status == "complete" else 1)
-        return run_dir
+        return todo
+
+    def add_record(self, rec: SampleRecord) -> None:
+        """Append a finished sample to the run (predictions.jsonl; metrics.json at most every few s)."""
+        self.store.append(rec)
+        self.records[rec.key] = rec
+        if time.monotonic() - self._summary_time > SUMMARY_INTERVAL_S:
+            self._write_summary()
+
+    def close(self, status: str) -> None:
+        """End the invocation: metrics.json (when not complete: the complete path wrote it) and run_meta."""
+        if status != "complete":
+            self._write_summary()
+        self.meta.update(end_time=now_iso(), status=status)
+        if self.engine:
+            self.meta["engine"] = dict(self.engine)  # what ran: attention kernel, decode mode, MLP chunk
+        atomic_write_json(self.run_dir / "run_meta.json", self.meta)
 
     def _logger(self, run_id: str) -> WandbLogger:
         """The run's W&B logger (resumes ``run_id``)."""
@@ -317,11 +361,8 @@ class Experiment:
                    disable=not self.cfg.run.get("progress", True), file=sys.stderr, dynamic_ncols=True)  # fmt: skip
         for step, ex in enumerate(todo, start=first):
             rec = self._sample(ex)
-            self.store.append(rec)
-            self.records[rec.key] = rec
+            self.add_record(rec)
             logger.log_sample(step, rec)
-            if time.monotonic() - self._summary_time > SUMMARY_INTERVAL_S:
-                self._write_summary()
             bar.update(1)
         bar.close()
 

@@ -84,9 +84,10 @@ class JobFolder:
             finally:
                 sys.stdout, sys.stderr = out, err
 
-    def link(self, run_dir: Path) -> Path:
-        """``run`` -> the run directory (relative), or ``run_dir.txt`` holding its path."""
-        link = self.path / LINK
+    def link(self, run_dir: Path, name: str | None = None) -> Path:
+        """``run`` (or ``name``: a shared job links each of its runs) -> the run directory (relative), or
+        ``run_dir.txt`` holding its path."""
+        link = self.path / (name or LINK)
         target = os.path.relpath(run_dir.resolve(), self.path.resolve())
         try:
             if link.is_symlink() or link.exists():
@@ -95,5 +96,6 @@ class JobFolder:
             return link
         except OSError:
             text = self.path / "run_dir.txt"
-            text.write_text(f"{run_dir.resolve()}\n")
+            with text.open("a", encoding="utf-8") as fh:
+                fh.write(f"{run_dir.resolve()}\n")
             return text

@@ -44,6 +44,9 @@ class SampleRecord:
     selection_fired: bool | None = None  # the selection rule chose a layer; None: the method has no rule
     rel_variance: dict[str, float] = field(default_factory=dict)
     invocation_id: str | None = None  # the command invocation that timed this sample
+    #: methods that shared this sample's prefill (0: its own prefill); a shared sample has no TTFT, TPOT or
+    #: peak memory of its own (asl.engine.generate.generate_many)
+    shared_prefill: int = 0
 
     @property
     def key(self) -> str:
