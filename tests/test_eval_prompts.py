@@ -201,10 +201,12 @@ def test_niah_prompts_equal_upstream(tok):
         assert build_prompt_text(ex, tok, "official")[0] == NIAH_KV.format(context=ex.context, q=q)
 
 
+TWOHOP = "Some special magic words and numbers are hidden within the following text. Each special magic word leads to a special magic number. Make sure to memorize them. I will quiz you about them afterwards.\n{context}\nWhat is the special magic number for the special magic word that belongs to {query}? The special magic number for the special magic word that belongs to {query} is"
 # Harness tasks (registered with upstream=False): one row each, the official-profile prompt of an example.
 LOCAL = {
     "infinitebench/kv_retrieval_short": lambda ex: YARN["kv_retrieval"].format(
         context=ex.context, input=f"\n{ex.question}\nThe value associated with the specified key is: "),
+    "ruler/niah_twohop": lambda ex: TWOHOP.format(context=ex.context, query=ex.meta["query"]),
 }  # fmt: skip
 LOCAL_TASKS = [s.name for s in registry.tasks().values() if not s.upstream]
 
