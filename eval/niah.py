@@ -16,6 +16,7 @@ import numpy as np
 
 from eval.errors import BenchmarkError
 from eval.haystack import describe, haystack_words, load_haystack
+from eval.registry import TaskRequest, register_task
 from eval.schema import Example
 from eval.sizing import sample_rng
 from eval.templates import fill, load
@@ -179,3 +180,16 @@ def heatmap_table(records: list[dict[str, Any]]) -> dict[tuple[float, int], floa
         meta = rec.get("meta", {})
         cells.setdefault((meta["depth"], meta["length"]), []).append(float(rec["score"]))
     return {k: sum(v) / len(v) for k, v in sorted(cells.items())}
+
+
+def _generate_task(request: TaskRequest) -> list[Example]:
+    """The grid of ``niah_asl`` / ``niah_kv`` (benchmark keys ``depths`` and ``kv_question`` in options)."""
+    depths, question = request.options.get("depths"), request.options.get("kv_question") or "pyramidkv"
+    return generate_grid(request.tokenizer, list(request.lengths), None if depths is None else list(depths),
+                         request.num_samples, request.seed, request.task.removeprefix("niah_"), request.haystack,
+                         question, request.profile)  # fmt: skip
+
+
+for _variant, _metric in (("asl", "niah_substring"), ("kv", "niah_word_overlap")):
+    register_task(f"niah/niah_{_variant}", template=_variant, metric=_metric, upstream=True,
+                  max_new_tokens=_DATA[_variant]["max_new_tokens"])(_generate_task)  # fmt: skip

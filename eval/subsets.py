@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from eval import registry
 from eval.errors import BenchmarkError
 
 _FUNC = re.compile(r"def (func_\d+)\(x\):\n\s+return (func_\d+)?")
@@ -54,20 +55,22 @@ def _code_run_depth(context: str, raw_input: str) -> int | None:
 
 
 def stratum(task: str, raw: dict[str, Any]) -> tuple[str, Any]:
-    """(stratification axis, this record's stratum) for an official InfiniteBench record."""
+    """(stratification axis, this record's stratum) for an official InfiniteBench record; the axis is the
+    task's registered ``strata`` (depth, sub-task, call depth, none, book)."""
     context, raw_input = str(raw.get("context") or ""), str(raw.get("input") or "")
     answer = raw.get("answer", raw.get("answers"))
     first = answer[0] if isinstance(answer, list) and answer else answer
-    if task in ("passkey", "number_string", "kv_retrieval", "kv_retrieval_short"):
+    axis = registry.spec("infinitebench", task).strata or "book"
+    if axis == "depth":
         pos = context.find(str(first)) if first is not None else -1
-        return "depth", round(100.0 * max(pos, 0) / max(len(context), 1), 3)
-    if task == "math_find":
+        return axis, round(100.0 * max(pos, 0) / max(len(context), 1), 3)
+    if axis == "sub-task":
         m = _FIND.search(raw_input)
-        return "sub-task", m.group(1).lower() if m else ""
-    if task == "code_run":
-        return "call depth", _code_run_depth(context, raw_input)
-    if task == "math_calc":
-        return "none", 0
+        return axis, m.group(1).lower() if m else ""
+    if axis == "call depth":
+        return axis, _code_run_depth(context, raw_input)
+    if axis == "none":
+        return axis, 0
     return "book", hashlib.sha1(context.encode("utf-8")).hexdigest()[:12]
 
 

@@ -13,17 +13,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from eval import registry
 from eval.errors import BenchmarkError, MissingDataError, SkippedTask
 from eval.infinitebench import loader as ib_loader
-from eval.infinitebench import synthetic as ib_synth
-from eval.infinitebench.tasks import SYNTHETIC_TASKS, VARIANTS, canonical_task
-from eval.niah import generate_grid
+from eval.infinitebench.tasks import canonical_task
 from eval.prompts import PROFILES
-from eval.ruler import tasks as ruler_tasks
 from eval.schema import Example
 
 FAMILIES = ("infinitebench", "ruler", "niah", "mixed")  # mixed: tasks are "family/task"
-NIAH_TASKS = {"niah_asl": "asl", "niah_kv": "kv"}
 PROVENANCE_KEYS = ("source", "revision", "split", "file_sha256", "haystack", "haystack_sha256",
                    "haystack_revision", "haystack_fallback_for", "pool_capped")  # fmt: skip
 
@@ -81,7 +78,8 @@ def _infinitebench(
 ) -> list[Example]:
     data_dir, n = cfg.get("data_dir"), _num(cfg, task)
     family = "reference" if profile == "reference" else "official"
-    if data_dir and task not in VARIANTS:
+    spec = registry.spec("infinitebench", task)
+    if data_dir and spec.data != "none":
         examples = ib_loader.load_task(task, data_dir, n, seed, family, cfg.get("data_revision"))
         length = (_lengths(cfg, task) or [None])[0]
         for ex in examples:
@@ -89,14 +87,13 @@ def _infinitebench(
             if task == "math_calc" and length and ex.max_new_tokens >= length:
                 ex.max_new_tokens = 500  # [ref] run_infinitebench.py
         return examples
-    if task not in SYNTHETIC_TASKS and task not in VARIANTS:
+    if spec.generate is None:
         raise MissingDataError(
             f"InfiniteBench task {task!r} needs real data: set benchmark.data_dir to the folder of official "
             "JSONL files, or to 'hf' for the Hugging Face Hub"
         )
-    if (
-        n is None and task not in VARIANTS
-    ):  # "every record" of a file that is not there: never 1 generated sample
+    # "every record" of a file that is not there: never 1 generated sample
+    if n is None and spec.data != "none":
         raise MissingDataError(
             f"InfiniteBench task {task!r}: no data folder and no sample count: set benchmark.data_dir to the "
             "official JSONL folder (or hf), or benchmark.num_samples=N to generate N samples"
@@ -104,31 +101,16 @@ def _infinitebench(
     lengths = _lengths(cfg, task)
     if not lengths:
         raise BenchmarkError(f"generated InfiniteBench task {task!r} needs benchmark.context_length")
-    return [ex for L in lengths for ex in ib_synth.generate(task, tokenizer, L, int(n or 1), seed, profile)]
+    return _generated("infinitebench", cfg, task, tokenizer, seed, profile)
 
 
-def _ruler(cfg: Mapping[str, Any], task: str, tokenizer: Any, seed: int, profile: str) -> list[Example]:
-    return [
-        ex
-        for L in _lengths(cfg, task)
-        for ex in ruler_tasks.generate(
-            task,
-            tokenizer,
-            L,
-            _num(cfg, task) or 1,
-            seed,
-            profile,
-            cfg.get("haystack"),
-            cfg.get("data_dir"),
-            cfg.get("data_revision"),
-        )  # fmt: skip
-    ]
-
-
-def _niah(cfg: Mapping[str, Any], task: str, tokenizer: Any, seed: int, profile: str) -> list[Example]:
-    depths = cfg.get("depths")
-    return generate_grid(tokenizer, _lengths(cfg, task), None if depths is None else list(depths), _num(cfg, task) or 1,
-                         seed, NIAH_TASKS[task], cfg.get("haystack"), cfg.get("kv_question") or "pyramidkv", profile)  # fmt: skip
+def _generated(
+    family: str, cfg: Mapping[str, Any], task: str, tokenizer: Any, seed: int, profile: str
+) -> list[Example]:
+    """The registered generator of ``family/task`` at every configured length."""
+    request = registry.TaskRequest(task, tokenizer, tuple(_lengths(cfg, task)), _num(cfg, task) or 1, seed, profile,
+                                   cfg.get("haystack"), cfg.get("data_dir"), cfg.get("data_revision"), cfg)  # fmt: skip
+    return registry.generate(family, request)
 
 
 def _split(family: str, entry: str) -> tuple[str, str]:
@@ -168,12 +150,7 @@ def validate(cfg: Mapping[str, Any]) -> None:
         raise BenchmarkError("benchmark.tasks is empty")
     for entry in tasks:
         fam, task = _split(family, entry)
-        if fam == "infinitebench":
-            canonical_task(task)
-        elif fam == "ruler":
-            ruler_tasks.check_task(task)
-        elif task not in NIAH_TASKS:
-            raise BenchmarkError(f"unknown NIAH task {task!r}; choose one of: {', '.join(NIAH_TASKS)}")
+        registry.spec(fam, canonical_task(task) if fam == "infinitebench" else task)
 
 
 def check_data(benchmark_cfg: Mapping[str, Any]) -> None:
@@ -181,7 +158,7 @@ def check_data(benchmark_cfg: Mapping[str, Any]) -> None:
     loads: a ``data_dir`` that is not a folder, local InfiniteBench files (fields, empty, Git LFS pointers;
     BenchmarkError naming file and line), and tasks whose data is absent (MissingDataError, unless
     ``benchmark.allow_missing``)."""
-    from eval.datasources import infinitebench_records, is_hub
+    from eval.datasources import QA_FILES, infinitebench_records, is_hub
 
     cfg = dict(benchmark_cfg)
     validate(cfg)
@@ -194,20 +171,22 @@ def check_data(benchmark_cfg: Mapping[str, Any]) -> None:
         family, task = _split(cfg["family"], entry)
         if family == "infinitebench" and data_dir and not is_hub(data_dir):
             task = canonical_task(task)
-            if task not in VARIANTS:  # fields, empty files, LFS pointers: one line naming file and line
+            if registry.spec(family, task).data != "none":  # fields, empty files, LFS pointers: one line
                 infinitebench_records(task, data_dir, cfg.get("data_revision"))
             continue
         if family != "infinitebench" or data_dir:
-            if family == "ruler" and task in ("qa_1", "qa_2") and not data_dir:
-                raise MissingDataError(f"RULER {task} needs SQuAD / HotpotQA: set benchmark.data_dir (or hf)")
+            if registry.spec(family, task).data == "required" and not data_dir:
+                files = " or ".join(QA_FILES.get(task, ("its data files",)))
+                raise MissingDataError(f"RULER {task} needs {files}: set benchmark.data_dir (or hf)")
             continue
         task = canonical_task(task)
-        if task not in SYNTHETIC_TASKS and task not in VARIANTS:
+        spec = registry.spec(family, task)
+        if spec.generate is None:
             raise MissingDataError(
                 f"InfiniteBench task {task!r} needs real data: set benchmark.data_dir to the folder of "
                 "official JSONL files, or to 'hf' for the Hugging Face Hub"
             )
-        if _num(cfg, task) is None and task not in VARIANTS:
+        if _num(cfg, task) is None and spec.data != "none":
             raise MissingDataError(
                 f"InfiniteBench task {task!r}: no data folder and no sample count: set benchmark.data_dir to "
                 "the official JSONL folder (or hf), or benchmark.num_samples=N to generate N samples"
@@ -227,13 +206,16 @@ def load_examples(
     validate(cfg)
     skipped = [] if skipped is None else skipped
     profile = cfg.get("profile", "chat")
-    builders = {"infinitebench": _infinitebench, "ruler": _ruler, "niah": _niah}
     out: list[Example] = []
     for entry in _as_list(cfg["tasks"]):
         family, task = _split(cfg["family"], entry)
         task = canonical_task(task) if family == "infinitebench" else task
         try:
-            out += builders[family](cfg, task, tokenizer, seed, profile)
+            out += (
+                _infinitebench(cfg, task, tokenizer, seed, profile)
+                if family == "infinitebench"
+                else _generated(family, cfg, task, tokenizer, seed, profile)
+            )
         except MissingDataError as err:
             if not cfg.get("allow_missing", False):
                 raise

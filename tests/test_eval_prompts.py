@@ -13,11 +13,16 @@ from pathlib import Path
 
 import pytest
 
+from eval import registry
+from eval.infinitebench import synthetic as ib_synth
 from eval.infinitebench.loader import load_task
-from eval.infinitebench.tasks import TASKS as IB_TASKS
 from eval.niah import generate_grid
 from eval.prompts import build_prompt_text
 from eval.ruler import tasks as ruler_tasks
+
+# Only tasks registered with upstream=True are pinned to upstream strings; harness tasks have LOCAL rows below.
+IB_TASKS = registry.names("infinitebench", upstream=True)
+RULER_UPSTREAM = registry.names("ruler", upstream=True)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "eval"
 YARN = {
@@ -167,7 +172,7 @@ def upstream_ruler(task: str, ex, wrapper: str, reference: bool) -> str:
 
 
 @pytest.mark.filterwarnings("ignore:RULER qa_.*exhausted")  # [ref] caps the tiny fixture pool (qa.py)
-@pytest.mark.parametrize("task", ruler_tasks.TASKS)
+@pytest.mark.parametrize("task", RULER_UPSTREAM)
 def test_ruler_prompts_equal_upstream(tok, task):
     length, data = (1200 if task in ("vt", "cwe") else 700), str(FIXTURES)
     cases = [("official", tok, "base"), ("reference", tok, "qwen2.5"),
@@ -194,3 +199,24 @@ def test_niah_prompts_equal_upstream(tok):
             tok, [700], [50], 1, seed=0, variant="kv", kv_question=question, profile="official"
         )
         assert build_prompt_text(ex, tok, "official")[0] == NIAH_KV.format(context=ex.context, q=q)
+
+
+TWOHOP = "Some special magic words and numbers are hidden within the following text. Each special magic word leads to a special magic number. Make sure to memorize them. I will quiz you about them afterwards.\n{context}\nWhat is the special magic number for the special magic word that belongs to {query}? The special magic number for the special magic word that belongs to {query} is"
+# Harness tasks (registered with upstream=False): one row each, the official-profile prompt of an example.
+LOCAL = {
+    "infinitebench/kv_retrieval_short": lambda ex: YARN["kv_retrieval"].format(
+        context=ex.context, input=f"\n{ex.question}\nThe value associated with the specified key is: "),
+    "ruler/niah_twohop": lambda ex: TWOHOP.format(context=ex.context, query=ex.meta["query"]),
+}  # fmt: skip
+LOCAL_TASKS = [s.name for s in registry.tasks().values() if not s.upstream]
+
+
+@pytest.mark.parametrize("name", LOCAL_TASKS)
+def test_local_prompts_equal_their_row(tok, name):
+    assert name in LOCAL, f"{name} is a harness task (upstream=False): add its row to LOCAL"
+    family, _, task = name.partition("/")
+    generate = ib_synth.generate if family == "infinitebench" else ruler_tasks.generate
+    for seed in (0, 1):
+        (ex,) = generate(task, tok, 700, 1, seed, "official")
+        assert build_prompt_text(ex, tok, "official")[0] == LOCAL[name](ex)
+    assert set(LOCAL) == set(LOCAL_TASKS)  # no row outlives its task

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from eval import registry
 from eval.errors import BenchmarkError, PoolExhaustedError
 from eval.infinitebench import synthetic as ib_synth
-from eval.infinitebench.tasks import SYNTHETIC_TASKS, VARIANTS
 from eval.niah import generate_grid
 from eval.ruler import aggregation
 from eval.ruler import tasks as ruler_tasks
@@ -17,7 +17,7 @@ from eval.sizing import MAX_CALLS, fit_units
 
 FIXTURES = Path(__file__).parent / "fixtures" / "eval"
 BIG = 131072
-IB_TASKS = [*SYNTHETIC_TASKS, *VARIANTS]  # every generated InfiniteBench task
+IB_TASKS = registry.names("infinitebench", generated=True)  # every generated InfiniteBench task
 
 
 @pytest.fixture(scope="module")

@@ -41,9 +41,10 @@ def _records(path: Path) -> int:
 def task_data(bench: dict[str, Any]) -> list[TaskData]:
     """Per task: samples and source. Absent data raises the one-line MissingDataError (``allow_missing``: the
     task is listed with 0 samples)."""
+    from eval import registry
     from eval.datasources import QA_FILES, is_hub
     from eval.errors import MissingDataError
-    from eval.infinitebench.tasks import SYNTHETIC_TASKS, VARIANTS, canonical_task
+    from eval.infinitebench.tasks import canonical_task
 
     family, data_dir = bench.get("family"), bench.get("data_dir")
     lengths = context_lengths(bench)
@@ -55,7 +56,7 @@ def task_data(bench: dict[str, Any]) -> list[TaskData]:
         fam, _, task = str(entry).partition("/") if family == "mixed" else (family, "", str(entry))
         generated = (n or 1) * max(1, len(lengths)) * depths
         try:
-            if fam == "infinitebench" and canonical_task(task) not in (*SYNTHETIC_TASKS, *VARIANTS):
+            if fam == "infinitebench" and registry.spec(fam, canonical_task(task)).generate is None:
                 task = canonical_task(task)
                 if not data_dir:
                     raise MissingDataError(

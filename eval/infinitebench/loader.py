@@ -7,7 +7,8 @@ from typing import Any
 
 from eval.datasources import file_sha256, infinitebench_records, read_jsonl
 from eval.errors import BenchmarkError
-from eval.infinitebench.tasks import METRICS, VARIANTS, budget, normalize_answers, prompt_parts
+from eval.infinitebench.tasks import BUDGETS, budget, normalize_answers, prompt_parts
+from eval.registry import register_task, spec
 from eval.schema import Example
 from eval.subsets import draw
 
@@ -22,7 +23,6 @@ def make_example(
 
     ``family`` picks the generation budget set: ``official`` or ``reference`` (15/20/80 for the retrieval tasks).
     """
-    base = VARIANTS.get(task, task)
     options = [str(o) for o in (raw.get("options") or [])]
     parts = prompt_parts(task, str(raw.get("input") or ""), options)
     answers = normalize_answers(task, raw.get("answer", raw.get("answers", [])), options)
@@ -36,7 +36,7 @@ def make_example(
         answers=answers,
         options=options,
         max_new_tokens=budget(task, family),
-        metric=METRICS[base],
+        metric=spec("infinitebench", task).metric,
         meta={"template": parts.template, "prefix_sep": parts.prefix_sep, **meta},
     )
 
@@ -71,3 +71,17 @@ def load_task_file(
 ) -> list[Example]:
     """``{data_dir}/{task}.jsonl`` as Examples; ``limit`` draws a seeded stratified subset of that size."""
     return load_task(task, data_dir, limit, seed)
+
+
+# The upstream tasks with official files only (no offline generator); the generated ones are registered in
+# eval/infinitebench/synthetic.py. Metrics: the official per-task scorers (eval/scoring.py).
+for _task, _metric in (
+    ("longbook_sum_eng", "rouge_lsum"),
+    ("longbook_choice_eng", "longbook_choice_eng"),
+    ("longbook_qa_eng", "qa_f1"),
+    ("longbook_qa_chn", "qa_f1_zh"),
+    ("longdialogue_qa_eng", "longdialogue_qa_eng"),
+    ("code_debug", "code_debug"),
+):  # subsets are stratified by book (eval/subsets.py)
+    register_task(f"infinitebench/{_task}", template=_task, metric=_metric, strata="book", upstream=True,
+                  data="required", max_new_tokens=BUDGETS["official"][_task])(None)  # fmt: skip

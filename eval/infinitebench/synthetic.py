@@ -17,6 +17,8 @@ from typing import Any
 from eval.errors import BenchmarkError
 from eval.infinitebench.loader import make_example
 from eval.infinitebench.synthetic_math import builder_code_run, builder_math_calc, builder_math_find
+from eval.infinitebench.tasks import BUDGETS
+from eval.registry import TaskRequest, per_length, register_task
 from eval.schema import Example
 from eval.sizing import SIZING_RULE, depth_for, example_counter, fit_units, sample_rng
 from eval.templates import fill, load
@@ -151,3 +153,27 @@ def generate(
             ex.meta["sub_task"] = ex.answer_prefix.removeprefix("The ").removesuffix(" of the list is: ")
         examples.append(ex)
     return examples
+
+
+@per_length
+def _generate_task(request: TaskRequest, length: int) -> list[Example]:
+    return generate(
+        request.task, request.tokenizer, length, request.num_samples, request.seed, request.profile
+    )
+
+
+# (task, template = metric, strata): the upstream tasks with official files that are also generated offline,
+# then kv_retrieval_short, a harness variant (generated only) with kv_retrieval's template and scorer.
+for _task, _template, _strata in (
+    ("passkey", "passkey", "depth"),
+    ("number_string", "number_string", "depth"),
+    ("kv_retrieval", "kv_retrieval", "depth"),
+    ("math_find", "math_find", "sub-task"),
+    ("code_run", "code_run", "call depth"),
+    ("math_calc", "math_calc", "none"),
+    ("kv_retrieval_short", "kv_retrieval", "depth"),
+):
+    _upstream = _task == _template
+    register_task(f"infinitebench/{_task}", template=_template, metric=_template, strata=_strata,
+                  max_new_tokens=BUDGETS["official"][_template], upstream=_upstream,
+                  data="optional" if _upstream else "none")(_generate_task)  # fmt: skip

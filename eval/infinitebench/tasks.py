@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from eval import registry
 from eval.errors import BenchmarkError
 from eval.templates import fill, load
 
@@ -16,20 +17,8 @@ ANSWER_MARKERS: dict[str, str | None] = _DATA["answer_markers"]
 # (TANIGUCHIREI/ASL eval/infinite_bench/eval_utils.py: 15/20/80 for passkey/number_string/kv_retrieval).
 BUDGETS: dict[str, dict[str, int]] = _DATA["max_new_tokens"]
 MAX_NEW_TOKENS: dict[str, int] = BUDGETS["official"]
-METRICS: dict[str, str] = {t: t for t in MAX_NEW_TOKENS}
-METRICS.update({"longbook_sum_eng": "rouge_lsum", "longbook_qa_eng": "qa_f1", "longbook_qa_chn": "qa_f1_zh"})
-TASKS: tuple[str, ...] = tuple(MAX_NEW_TOKENS)
+TASKS: tuple[str, ...] = tuple(MAX_NEW_TOKENS)  # the upstream tasks, one template each
 PAPER_TASKS: tuple[str, ...] = tuple(t for t in TASKS if t not in ("math_calc", "code_run"))
-SYNTHETIC_TASKS: tuple[str, ...] = (
-    "passkey",
-    "number_string",
-    "kv_retrieval",
-    "math_find",
-    "code_run",
-    "math_calc",
-)
-# Harness variants (generated only): same template and scorer as their base task.
-VARIANTS: dict[str, str] = {"kv_retrieval_short": "kv_retrieval"}
 ALIASES: dict[str, str] = {
     "Retrieve.PassKey": "passkey",
     "Retrieve.Number": "number_string",
@@ -48,18 +37,36 @@ _FIND_TARGET = re.compile(r"The .+ of")  # create_prompt's math_find rule
 _FUNC_CALL = re.compile(r"func_[0-9]+\(\-?[0-9]+\)")  # create_prompt's code_run rule
 
 
+def __getattr__(name: str) -> Any:
+    """Read lazily from the task registry: ``SYNTHETIC_TASKS`` (upstream tasks with an offline generator),
+    ``VARIANTS`` (harness tasks -> the upstream template they reuse) and ``METRICS`` (task -> metric)."""
+    if name == "SYNTHETIC_TASKS":
+        return registry.names("infinitebench", upstream=True, generated=True)
+    if name == "VARIANTS":
+        return {t: base_task(t) for t in registry.names("infinitebench", upstream=False)}
+    if name == "METRICS":
+        return {s.task: s.metric for s in registry.tasks().values() if s.family == "infinitebench"}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def base_task(task: str) -> str:
+    """The upstream task whose template, budget and answer types ``task`` uses (itself for upstream tasks)."""
+    return registry.spec("infinitebench", task).template
+
+
 def canonical_task(name: str) -> str:
     """Map a paper alias to its key; raise BenchmarkError listing the choices for unknown names."""
     name = ALIASES.get(name, name)
-    if name not in TASKS and name not in VARIANTS:
-        choices = ", ".join([*TASKS, *VARIANTS])
+    local = registry.names("infinitebench", upstream=False)
+    if name not in TASKS and name not in local:
+        choices = ", ".join([*TASKS, *local])
         raise BenchmarkError(f"unknown InfiniteBench task {name!r}; choose one of: {choices}")
     return name
 
 
 def budget(task: str, family: str = "official") -> int:
     """max_new_tokens of ``task`` for the ``official`` or ``reference`` budget set."""
-    return BUDGETS[family][VARIANTS.get(task, task)]
+    return BUDGETS[family][base_task(task)]
 
 
 @dataclass(frozen=True)
@@ -96,7 +103,7 @@ def prompt_parts(task: str, raw_input: str, options: list[str]) -> PromptParts:
 
     ``head + context + lead + question + prefix_sep + answer_prefix`` is byte-equal to the upstream prompt.
     """
-    base = VARIANTS.get(task, task)
+    base = base_task(task)
     if base not in TEMPLATES:
         raise BenchmarkError(f"no template for InfiniteBench task {task!r}")
     full = fill(TEMPLATES[base], **_fields(base, raw_input, options))
@@ -134,7 +141,7 @@ def _to_number(value: Any) -> int | float:
 
 def normalize_answers(task: str, answer: Any, options: list[str]) -> list[Any]:
     """Normalise raw labels to the types the official scorers compare with (benchmarks.md §1.1)."""
-    base = VARIANTS.get(task, task)
+    base = base_task(task)
     items = list(answer) if isinstance(answer, list | tuple) else [answer]
     if base in ("math_find", "code_run"):
         value = _to_number(items[0])

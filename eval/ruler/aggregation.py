@@ -21,6 +21,7 @@ import numpy as np
 from scipy.special import zeta
 
 from eval.datasources import read_json
+from eval.registry import TaskRequest, per_length, register_task
 from eval.ruler.common import TOKENS_TO_GENERATE, family_of, sized_examples, task_parts, task_strings
 from eval.ruler.words import cwe_words
 from eval.schema import Example
@@ -137,3 +138,15 @@ def generate(
     return sized_examples(task, builders, tokenizer, context_length, seed, profile, 50,
                           TOKENS_TO_GENERATE["cwe"], "string_match_all", {"haystack": "word list"}, start=11,
                           max_units=size, pool=pool, cap_pool=family == "reference")  # fmt: skip
+
+
+@per_length
+def _generate_task(request: TaskRequest, length: int) -> list[Example]:
+    return generate(request.task, request.tokenizer, length, request.num_samples, request.seed, request.profile,
+                    request.data_dir)  # fmt: skip
+
+
+register_task("ruler/cwe", template="common_words_extraction", metric="string_match_all",
+              max_new_tokens=TOKENS_TO_GENERATE["cwe"], upstream=True)(_generate_task)  # fmt: skip
+register_task("ruler/fwe", template="freq_words_extraction", metric="string_match_all",
+              max_new_tokens=TOKENS_TO_GENERATE["fwe"], upstream=True)(_generate_task)  # fmt: skip

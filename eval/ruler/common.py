@@ -26,8 +26,16 @@ def family_of(profile: str) -> str:
 
 
 def task_strings(kind: str, profile: str) -> dict[str, Any]:
-    """template / answer_prefix / tokens_to_generate of RULER task ``kind`` (niah, vt, cwe, fwe, qa)."""
-    return _DATA["tasks"][family_of(profile)][_TASK_KEYS[kind]]
+    """template / answer_prefix (/ tokens_to_generate) of RULER task ``kind`` (niah, vt, cwe, fwe, qa, or a
+    template key); a harness task's single ``local`` entry serves every profile."""
+    key = _TASK_KEYS.get(kind, kind)
+    local = _DATA.get("local") or {}
+    return local[key] if key in local else _DATA["tasks"][family_of(profile)][key]
+
+
+def template_keys() -> frozenset[str]:
+    """Every template key of eval/templates/ruler.yaml: the upstream tasks' and the ``local`` ones."""
+    return frozenset(_DATA["tasks"]["official"]) | frozenset(_DATA.get("local") or {})
 
 
 def singularize(text: str) -> str:

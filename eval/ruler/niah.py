@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from eval.haystack import SPLITTER, describe, sentences_of
+from eval.registry import TaskRequest, per_length, register_task
 from eval.ruler.common import (
     NEEDLE,
     NOISE,
@@ -126,3 +127,13 @@ def generate(
     step = 500 if kind == "essay" else 25
     return sized_examples(task, builders, tokenizer, context_length, seed, profile, step,
                           TOKENS_TO_GENERATE["niah"], "string_match_all", extra)  # fmt: skip
+
+
+def _generate_task(request: TaskRequest, length: int) -> list[Example]:
+    return generate(request.task, request.tokenizer, length, request.num_samples, request.seed, request.profile,
+                    request.haystack)  # fmt: skip
+
+
+for _task in NIAH_TASKS:
+    register_task(f"ruler/{_task}", template="niah", metric="string_match_all",
+                  max_new_tokens=TOKENS_TO_GENERATE["niah"], upstream=True)(per_length(_generate_task))  # fmt: skip

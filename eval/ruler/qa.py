@@ -14,6 +14,7 @@ from typing import Any
 
 from eval.datasources import qa_source
 from eval.errors import BenchmarkError
+from eval.registry import TaskRequest, per_length, register_task
 from eval.ruler.common import (
     DOCUMENT,
     TOKENS_TO_GENERATE,
@@ -122,3 +123,14 @@ def generate(
                           TOKENS_TO_GENERATE["qa"], "string_match_part", extra, start=1,
                           max_units=len(docs) if reference else None,
                           pool=f"document pool ({len(docs)} documents)", cap_pool=reference)  # fmt: skip
+
+
+@per_length
+def _generate_task(request: TaskRequest, length: int) -> list[Example]:
+    return generate(request.task, request.tokenizer, length, request.num_samples, request.seed, request.profile,
+                    request.data_dir, request.revision)  # fmt: skip
+
+
+for _task in ("qa_1", "qa_2"):  # SQuAD / HotpotQA: data_dir (or hf) holds the questions
+    register_task(f"ruler/{_task}", template="qa", metric="string_match_part", data="required",
+                  max_new_tokens=TOKENS_TO_GENERATE["qa"], upstream=True)(_generate_task)  # fmt: skip

@@ -1,22 +1,27 @@
-"""RULER task registry and dispatcher."""
+"""RULER tasks: names and dispatch read from the task registry (eval/registry.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from eval.errors import BenchmarkError
-from eval.ruler import aggregation, niah, qa, vt
+from eval import registry
 from eval.schema import Example
 
-TASKS: tuple[str, ...] = (*niah.NIAH_TASKS, "vt", "cwe", "fwe", "qa_1", "qa_2")
-REAL_DATA_TASKS: tuple[str, ...] = ("qa_1", "qa_2")
+
+def __getattr__(name: str) -> tuple[str, ...]:
+    """``TASKS`` (every registered RULER task), ``UPSTREAM_TASKS`` and ``REAL_DATA_TASKS``, read lazily."""
+    if name == "TASKS":
+        return registry.names("ruler")
+    if name == "UPSTREAM_TASKS":
+        return registry.names("ruler", upstream=True)
+    if name == "REAL_DATA_TASKS":
+        return registry.names("ruler", data="required")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def check_task(task: str) -> str:
     """Return ``task`` or raise BenchmarkError listing the choices."""
-    if task not in TASKS:
-        raise BenchmarkError(f"unknown RULER task {task!r}; choose one of: {', '.join(TASKS)}")
-    return task
+    return registry.spec("ruler", task).task
 
 
 def generate(
@@ -35,11 +40,6 @@ def generate(
     ``haystack``: the essay provider (None = the bundled offline fallback); ``data_dir``: folder of
     squad.json / hotpotqa.json / english_words.json, or ``hf``; ``revision``: Hub revision pin(s).
     """
-    check_task(task)
-    if task in niah.NIAH_TASKS:
-        return niah.generate(task, tokenizer, context_length, num_samples, seed, profile, haystack)
-    if task in REAL_DATA_TASKS:
-        return qa.generate(task, tokenizer, context_length, num_samples, seed, profile, data_dir, revision)
-    if task == "vt":
-        return vt.generate(tokenizer, context_length, num_samples, seed, profile)
-    return aggregation.generate(task, tokenizer, context_length, num_samples, seed, profile, data_dir)
+    request = registry.TaskRequest(task, tokenizer, (context_length,), num_samples, seed, profile, haystack,
+                                   data_dir, revision)  # fmt: skip
+    return registry.generate("ruler", request)

@@ -14,6 +14,7 @@ import string
 from collections.abc import Callable
 from typing import Any
 
+from eval.registry import TaskRequest, per_length, register_task
 from eval.ruler.common import NOISE, TOKENS_TO_GENERATE, family_of, sized_examples, task_parts, task_strings
 from eval.schema import Example
 from eval.sizing import fit_units, sample_rng
@@ -109,3 +110,10 @@ def generate(
     return sized_examples("vt", builders, tokenizer, context_length, seed, profile, 25,
                           TOKENS_TO_GENERATE["vt"], "string_match_all", {"haystack": "noise"},
                           start=hops + 1)  # fmt: skip
+
+
+@register_task("ruler/vt", template="variable_tracking", metric="string_match_all",
+               max_new_tokens=TOKENS_TO_GENERATE["vt"], upstream=True)  # fmt: skip
+@per_length
+def _generate_task(request: TaskRequest, length: int) -> list[Example]:
+    return generate(request.tokenizer, length, request.num_samples, request.seed, request.profile)
