@@ -98,6 +98,18 @@ def two_pass_prefill_flops(a: ArchSpec, n: int, k: int, layer: int) -> int:
     return (layer + 1) * layer_flops(a, n) + full_prefill_flops(a, min(k, n))
 
 
+def shared_prefill_flops(a: ArchSpec, n: int, members: Sequence[tuple[int, int]]) -> int:
+    """One prefill shared by several methods (``asl.engine.generate_many``), each given as (its own
+    prefill FLOPs, the full-token layers it runs before leaving the shared trunk): the trunk's layers run
+    once, as deep as its deepest member; everything after a member leaves (its branch, its second pass,
+    its LM head) is its own."""
+    if not members:
+        return 0
+    per_layer = layer_flops(a, n)
+    trunk = max(layers for _, layers in members)
+    return trunk * per_layer + sum(flops - layers * per_layer for flops, layers in members)
+
+
 def kv_bytes(a: ArchSpec, kv_lengths: Sequence[int], dtype_bytes: int) -> int:
     """KV-cache bytes of a cache holding ``kv_lengths[l]`` entries at layer l (K and V, KV heads only)."""
     if len(kv_lengths) != a.num_layers:

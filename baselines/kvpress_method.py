@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from asl.methods.base import Display, PruningMethod, Session, check
 from baselines.kvpress_session import PressSession
@@ -33,6 +33,9 @@ _NO_ATTENTIONS = ("ChunkPress", "ChunkKVPress", "EntropyGatedChunkKVPress", "Blo
 @dataclass(frozen=True, kw_only=True)
 class KVPress(PruningMethod):
     """A kvpress press called inside the engine's prefill, where the SnapKV family compresses."""
+
+    #: its session needs HF's own layer forward (kvpress's score hooks): it runs its own prefill
+    shares_prefill: ClassVar[bool] = False
 
     press: str
     kv_budget: int | None

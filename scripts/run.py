@@ -43,10 +43,14 @@ def main(cfg: DictConfig) -> None:
         if job:
             job.write_overrides(list(hc.overrides.task))
         if cfg.get("dry_run"):
+            from asl.harness.group_plan import group_plan_text
             from asl.harness.plan import plan_text
 
             try:
-                print(plan_text(cfg, cli_keys), flush=True)
+                if cfg.run.get("share_group"):
+                    print(group_plan_text(*member_configs(cfg, list(hc.overrides.task), hc.job.config_name)))
+                else:
+                    print(plan_text(cfg, cli_keys), flush=True)
             except (ValueError, OSError) as exc:
                 fail(one_line(exc), PROG)
             return
@@ -70,17 +74,24 @@ def main(cfg: DictConfig) -> None:
             print(f"run dir: {run_dir}", flush=True)
 
 
-def run_group(cfg: DictConfig, overrides: list[str], config_name: str, experiment: str | None) -> list:
-    """A shared-prefill job (``run.share_group``): compose each member's own job, run them together."""
+def member_configs(cfg: DictConfig, overrides: list[str], config_name: str) -> tuple[list, list]:
+    """(config, command-line keys) of each member of a shared-prefill job (``run.share_group``): what the
+    member's own job would have composed."""
     from hydra import compose
 
     from asl.harness.config import cli_override_keys, to_plain
-    from asl.harness.shared_run import run_shared
     from asl.harness.sharing import member_jobs
 
     jobs = member_jobs(overrides, to_plain(cfg.run.share_group))
-    cfgs = [compose(config_name, overrides=job) for job in jobs]
-    return run_shared(cfgs, [cli_override_keys(job) for job in jobs], experiment=experiment)
+    return [compose(config_name, overrides=job) for job in jobs], [cli_override_keys(job) for job in jobs]
+
+
+def run_group(cfg: DictConfig, overrides: list[str], config_name: str, experiment: str | None) -> list:
+    """A shared-prefill job: compose each member's own job, run them together."""
+    from asl.harness.shared_run import run_shared
+
+    cfgs, keys = member_configs(cfg, overrides, config_name)
+    return run_shared(cfgs, keys, experiment=experiment)
 
 
 if __name__ == "__main__":

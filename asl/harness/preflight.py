@@ -44,7 +44,7 @@ def task_data(bench: dict[str, Any]) -> list[TaskData]:
     from eval import registry
     from eval.datasources import QA_FILES, is_hub
     from eval.errors import MissingDataError
-    from eval.infinitebench.tasks import canonical_task
+    from eval.infinitebench.tasks import OFFICIAL_RECORDS, canonical_task
 
     family, data_dir = bench.get("family"), bench.get("data_dir")
     lengths = context_lengths(bench)
@@ -56,7 +56,9 @@ def task_data(bench: dict[str, Any]) -> list[TaskData]:
         fam, _, task = str(entry).partition("/") if family == "mixed" else (family, "", str(entry))
         generated = (n or 1) * max(1, len(lengths)) * depths
         try:
-            if fam == "infinitebench" and registry.spec(fam, canonical_task(task)).generate is None:
+            spec = registry.spec(fam, canonical_task(task)) if fam == "infinitebench" else None
+            # official records: a data folder or the Hub (generatable tasks too), or a real-data task
+            if spec is not None and ((data_dir and spec.data != "none") or spec.generate is None):
                 task = canonical_task(task)
                 if not data_dir:
                     raise MissingDataError(
@@ -64,9 +66,12 @@ def task_data(bench: dict[str, Any]) -> list[TaskData]:
                         "official JSONL files, or to 'hf' for the Hugging Face Hub"
                     )
                 if is_hub(data_dir):
-                    out.append(
-                        TaskData(str(entry), int(n) if n else None, "Hugging Face Hub (counted at run time)")
+                    official = OFFICIAL_RECORDS.get(task)
+                    count = min(int(n), official or int(n)) if n else official
+                    where = (
+                        f"Hugging Face Hub ({official} official records)" if official else "Hugging Face Hub"
                     )
+                    out.append(TaskData(str(entry), count, where))
                     continue
                 path = Path(str(data_dir)).expanduser() / f"{task}.jsonl"
                 if not path.is_file():

@@ -138,6 +138,8 @@ class PruningMethod:
     order: ClassVar[int] = 100
     #: pass 1 selects input ids, pass 2 re-prefills them at positions 0..k-1 (decoding continues at k)
     two_pass: ClassVar[bool] = False
+    #: False: its sessions run their own prefill even in a shared group (the cost model of sharing)
+    shares_prefill: ClassVar[bool] = True
     #: keys whose ``None`` means "the model's value": the model YAML's layer preset, else this policy
     model_keys: ClassVar[Mapping[str, Callable[[int], Any]]] = {}
     #: keys that must be valid layer indices when set
@@ -167,6 +169,11 @@ class PruningMethod:
 
     def layer_calls(self, num_layers: int, selection_layer: int | None) -> int:
         """Decoder-layer calls of one prefill (both passes for two-pass methods)."""
+        return num_layers
+
+    def trunk_layers(self, num_layers: int, n: int, selection_layer: int | None) -> int:
+        """Full-token layers the prefill runs before this method leaves a shared trunk (all of them for a
+        method that only shrinks its cache): the cost model of a shared prefill."""
         return num_layers
 
     def planned_layer(self) -> int | None:

@@ -89,6 +89,11 @@ class PropagatingMethod(WindowedMethod):
     def prefill_flops(self, arch: ArchSpec, n: int, selection_layer: int | None) -> int:
         return propagated_prefill_flops(arch, n, self.num_keep, selection_layer)
 
+    def trunk_layers(self, num_layers: int, n: int, selection_layer: int | None) -> int:
+        if selection_layer is None or n <= self.num_keep or selection_layer >= num_layers - 1:
+            return num_layers
+        return selection_layer + 1  # it forks after its selection layer
+
 
 @dataclass(frozen=True, kw_only=True)
 class TwoPassMethod(PruningMethod):
@@ -118,6 +123,9 @@ class TwoPassMethod(PruningMethod):
 
     def layer_calls(self, num_layers: int, selection_layer: int | None) -> int:
         return self.pass1_layer(num_layers, selection_layer) + 1 + num_layers
+
+    def trunk_layers(self, num_layers: int, n: int, selection_layer: int | None) -> int:
+        return self.pass1_layer(num_layers, selection_layer) + 1  # pass 1 leaves after its selection
 
     def max_new_tokens(self, requested: int) -> int:
         return reference_cap(requested, self.max_new_tokens_cap)
