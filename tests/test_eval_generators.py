@@ -202,7 +202,9 @@ def test_niah_kv_variant(tok):
         generate_grid(tok, [1500], [50], 1, seed=0, variant="nope")
 
 
-@pytest.mark.parametrize("task", ["ib/passkey", "ib/math_find", "ruler/niah_single_1", "ruler/fwe", "niah/asl"])
+@pytest.mark.parametrize(
+    "task", ["ib/passkey", "ib/math_find", "ruler/niah_single_1", "ruler/fwe", "niah/asl"]
+)
 def test_generated_samples_are_nested_in_num_samples(tok, task):
     """Sample i does not depend on num_samples, and the samples of k are among those of a larger k."""
     family, name = task.split("/")
