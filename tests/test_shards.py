@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -137,3 +139,45 @@ def test_bad_shard_settings_are_one_line_errors(overrides, message, tmp_path):
 def test_shard_index_with_shards_count_as_hydra_sweeps_it():
     assert parse_shard(3, 8) == Shard(3, 8) and parse_shard("3/8") == Shard(3, 8)
     assert parse_shard("0/1") is None  # one shard is the plain run
+
+
+class Slow(FakeBackend):
+    """A generate call that takes a while, so that two shards overlap (``peak``: most calls at once)."""
+
+    lock, active, peak = threading.Lock(), 0, 0
+
+    def generate(self, *args, **kw):
+        with Slow.lock:
+            Slow.active += 1
+            Slow.peak = max(Slow.peak, Slow.active)
+        time.sleep(0.3)
+        with Slow.lock:
+            Slow.active -= 1
+        return super().generate(*args, **kw)
+
+
+def test_two_shards_running_at_once_complete_the_run(tmp_path):
+    cfgs = [
+        make_cfg(f"results_dir={tmp_path / 'sharded'}", f"run.shard={i}/2", "run.progress=false")
+        for i in range(2)
+    ]
+    out, errors = [], []
+
+    def shard(cfg):
+        try:
+            out.append(run(cfg, Slow().backend()))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=shard, args=(c,)) for c in cfgs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and out[0] == out[1]
+    assert Slow.peak == 2  # the two shards did generate at the same time
+    meta = json.loads((out[0] / "run_meta.json").read_text())
+    assert meta["status"] == "complete" and len(meta["shards"]) == 2
+    one = run(make_cfg(f"results_dir={tmp_path / 'one'}"), FakeBackend().backend())
+    assert _records(one) == _records(out[0])
+    assert (one / "metrics.json").read_bytes() == (out[0] / "metrics.json").read_bytes()
