@@ -17,10 +17,12 @@ _FIND = re.compile(r"The (.+) of")
 
 
 def stratified_indices(keys: Sequence[Any], k: int, rng: random.Random) -> list[int]:
-    """``k`` indices spread over the strata in ``keys``, in ascending index order.
+    """``k`` indices spread over the strata in ``keys``, in ascending index order; nested: the picks for k
+    are the first k of one seeded sequence (so growing ``num_samples`` keeps the samples drawn before).
 
-    Numeric keys (depths) are sorted and cut into k contiguous bins of near-equal size, one random pick per
-    bin. Other keys are categories: picks go round-robin over the categories (in seeded order), a random
+    Numeric keys (depths) are sorted and halved again and again (:func:`dyadic_order`): for every prefix of
+    k picks, each of the B = 2**floor(log2 k) near-equal bins of the sorted records holds one or two.
+    Other keys are categories: picks go round-robin over the categories (in seeded order), a random
     member each time. ``k`` must not exceed ``len(keys)``.
     """
     n = len(keys)
@@ -28,8 +30,7 @@ def stratified_indices(keys: Sequence[Any], k: int, rng: random.Random) -> list[
         return list(range(n))
     if all(isinstance(x, int | float) and not isinstance(x, bool) for x in keys):
         order = sorted(range(n), key=lambda i: (keys[i], i))
-        bounds = [round(j * n / k) for j in range(k + 1)]
-        return sorted(rng.choice(order[bounds[j] : bounds[j + 1]]) for j in range(k))
+        return sorted(order[p] for p in dyadic_order(n, k, rng))
     groups: dict[Any, list[int]] = {}
     for i, key in enumerate(keys):
         groups.setdefault(key, []).append(i)
@@ -41,6 +42,32 @@ def stratified_indices(keys: Sequence[Any], k: int, rng: random.Random) -> list[
             if group and len(picked) < k:
                 picked.append(group.pop())
     return sorted(picked)
+
+
+def dyadic_order(n: int, k: int, rng: random.Random) -> list[int]:
+    """The first ``k`` positions (of 0..n-1) of one seeded sequence: level 0 picks one position at random;
+    level m+1 halves each level-m bin (bounds floor(i*n/2**m), so every level's bounds include the
+    previous ones) and picks at random in the half without a pick, visiting the bins in bit-reversed
+    order so that a partly done level is spread too. After level m every non-empty bin of 2**m holds
+    exactly one pick; the draws depend on the level and bin only, never on ``k``."""
+    picks: list[int] = [rng.randrange(n)] if k > 0 and n > 0 else []
+    level = 0
+    while len(picks) < k and (1 << level) < n:
+        bins = 1 << level
+        taken = set(picks)
+        for b in _bit_reversed(bins, level):
+            lo, hi = b * n // bins, (b + 1) * n // bins
+            mid = (2 * b + 1) * n // (2 * bins)
+            for a, z in ((lo, mid), (mid, hi)):
+                if a < z and not taken.intersection(range(a, z)) and len(picks) < k:
+                    picks.append(a + rng.randrange(z - a))
+        level += 1
+    return picks
+
+
+def _bit_reversed(count: int, bits: int) -> list[int]:
+    """0..count-1 (count = 2**bits) in bit-reversed order: 0, 4, 2, 6, 1, 5, 3, 7 for 8."""
+    return [int(format(i, f"0{bits}b")[::-1], 2) if bits else 0 for i in range(count)]
 
 
 def _code_run_depth(context: str, raw_input: str) -> int | None:

@@ -200,3 +200,22 @@ def test_niah_kv_variant(tok):
     assert score(ex, gold(ex)) == 1.0
     with pytest.raises(BenchmarkError, match="unknown NIAH variant"):
         generate_grid(tok, [1500], [50], 1, seed=0, variant="nope")
+
+
+@pytest.mark.parametrize(
+    "task", ["ib/passkey", "ib/math_find", "ruler/niah_single_1", "ruler/fwe", "niah/asl"]
+)
+def test_generated_samples_are_nested_in_num_samples(tok, task):
+    """Sample i does not depend on num_samples, and the samples of k are among those of a larger k."""
+    family, name = task.split("/")
+
+    def gen(k):
+        if family == "ib":
+            return ib_synth.generate(name, tok, 800, k, seed=5)
+        if family == "ruler":
+            return ruler_tasks.generate(name, tok, 800, k, seed=5)
+        return generate_grid(tok, [800], [0, 50], k, seed=5)
+
+    larger = {e.id: e.to_dict() for e in gen(5)}
+    smaller = gen(3)
+    assert len(smaller) < len(larger) and all(larger.get(e.id) == e.to_dict() for e in smaller)

@@ -19,12 +19,15 @@ from omegaconf import DictConfig, OmegaConf
 from asl.harness.backend import Backend, default_backend, load_cached
 from asl.harness.config import config_hash, identity, resolve_run_method, run_dir_for, to_plain
 from asl.harness.meta import invocation_id, now_iso, run_meta
-from asl.harness.rundir import RunLock, choose_run_dir, revision_of
+from asl.harness.reuse import reuse_into
+from asl.harness.rundir import choose_run_dir, revision_of
+from asl.harness.shards import load_done, merge_shards, parse_shard, run_lock, shard_of
 from asl.harness.validation import HarnessError, check_paths, one_line, validate_run
 from asl.harness.wandb_logger import WandbLogger, logger_for, new_run_id
 from asl.results.schema import RunSummary, SampleRecord, sample_key, summarize_run
+from asl.results.shardfiles import prediction_files, read_run_records
 from asl.results.stats import check_scores
-from asl.results.store import PredictionStore, atomic_write_json, atomic_write_text, read_records
+from asl.results.store import PredictionStore, atomic_write_json, atomic_write_text
 from eval.scoring import excluded_by_reference
 
 SUMMARY_INTERVAL_S = 10.0  # metrics.json is rewritten at most this often during a run (and at its end)
@@ -117,6 +120,8 @@ class Experiment:
         cfg = self.cfg
         validate_run(cfg)
         check_paths(cfg, self.cli_keys)
+        run_cfg = cfg.get("run") or {}  # issue 21: run.shard=I/N
+        self.shard = parse_shard(run_cfg.get("shard"), run_cfg.get("shards"))
         self.spec, self.method = resolve_run_method(cfg, self.cli_keys)
         self.ident = identity(cfg, self.method.to_config())
         self.run_hash = config_hash(self.ident)
@@ -269,10 +274,10 @@ class Experiment:
     def finished(self) -> bool:
         """The directory holds a complete run with every sample (it is then not written again, no lock)."""
         meta = _read_json(self.run_dir / "run_meta.json")
-        path = self.run_dir / "predictions.jsonl"
-        if meta.get("status") != "complete" or self._run_flag("retry_errors") or not path.is_file():
+        files = prediction_files(self.run_dir)  # issue 21: predictions.jsonl + shard files
+        if meta.get("status") != "complete" or self._run_flag("retry_errors") or not files:
             return False
-        done = {r.key for r in read_records(path)}
+        done = {r.key for r in read_run_records(self.run_dir)}
         return all(self._key(ex) in done for ex in self.examples)
 
     def execute(self) -> Path:
@@ -280,7 +285,7 @@ class Experiment:
         if self.finished():
             print(f"complete: {self.run_dir}, nothing to recompute", file=sys.stderr)
             return self.run_dir  # nothing is rewritten: a finished run stays byte for byte as it was
-        with RunLock(self.run_dir, wait=self._run_flag("wait_for_lock")):
+        with run_lock(self.run_dir, self.shard, wait=self._run_flag("wait_for_lock")):  # issue 21: shard lock
             return self._execute()
 
     def _execute(self) -> Path:
@@ -306,11 +311,21 @@ class Experiment:
         examples still to run, or None when the run is complete (nothing is rewritten then)."""
         cfg, run_dir = self.cfg, self.run_dir
         self.invocation = invocation_id()
-        previous = _read_json(run_dir / "run_meta.json")
-        self.store = PredictionStore(run_dir / "predictions.jsonl")
-        done = self.store.load(drop_errors=bool(cfg.run.get("retry_errors", False)))
+        # -- issue 21 (shards, reuse): this shard's files; done = every predictions file; reuse siblings' samples
+        meta_name = self.shard.meta if self.shard else "run_meta.json"
+        previous = _read_json(run_dir / meta_name)
+        self.store = PredictionStore(
+            run_dir / (self.shard.predictions if self.shard else "predictions.jsonl")
+        )
+        drop = bool(cfg.run.get("retry_errors", False))
+        done = load_done(run_dir, self.store.load(drop_errors=drop), drop)
+        mine, reused_from = shard_of(self.examples, self.shard), []
+        if not any(self._key(ex) in done for ex in mine) and not self._run_flag("force"):
+            reused, reused_from = reuse_into(self.store, run_dir, self.ident, mine, self._key)
+            done.update(reused)
         self.records = dict(done)
-        todo = [ex for ex in self.examples if self._key(ex) not in done]
+        todo = [ex for ex in mine if self._key(ex) not in done]
+        # -- end issue 21
         if not todo and previous.get("status") == "complete" and (run_dir / "metrics.json").is_file():
             print(f"complete: {run_dir} ({len(done)} samples), nothing to recompute", file=sys.stderr)
             return None  # a finished run stays byte for byte as it was
@@ -324,8 +339,10 @@ class Experiment:
             meta.update(first_start_time=previous.get("first_start_time", previous.get("start_time")))
             meta["attempts"] = int(previous.get("attempts", 1)) + 1
         meta["invocations"] = [*previous.get("invocations", []), self.invocation]
-        atomic_write_json(run_dir / "run_meta.json", meta)
-        self.meta = meta
+        if reused_from or previous.get("reused_from"):  # issue 21
+            meta["reused_from"] = [*previous.get("reused_from", []), *reused_from]
+        self.meta, self.meta_name = meta, meta_name
+        atomic_write_json(run_dir / meta_name, meta)  # the shard's own meta file when sharded
         self.stop_ids = self.backend.stop_token_ids(self.model, self.tokenizer)
         if done:
             print(f"resume {run_dir}: {len(done)} done, {len(todo)} to go", file=sys.stderr)
@@ -339,13 +356,18 @@ class Experiment:
             self._write_summary()
 
     def close(self, status: str) -> None:
-        """End the invocation: metrics.json (when not complete: the complete path wrote it) and run_meta."""
+        """End the invocation: metrics.json (when not complete: the complete path wrote it) and run_meta;
+        a shard finishing last completes the run (merge of every shard's samples)."""
         if status != "complete":
             self._write_summary()
         self.meta.update(end_time=now_iso(), status=status)
         if self.engine:
             self.meta["engine"] = dict(self.engine)  # what ran: attention kernel, decode mode, MLP chunk
-        atomic_write_json(self.run_dir / "run_meta.json", self.meta)
+        atomic_write_json(self.run_dir / self.meta_name, self.meta)
+        if self.shard:
+            merge_shards(
+                self.run_dir, [self._key(ex) for ex in self.examples], self.meta, self._merged_summary
+            )
 
     def _logger(self, run_id: str) -> WandbLogger:
         """The run's W&B logger (resumes ``run_id``)."""
@@ -370,6 +392,11 @@ class Experiment:
         return sample_key(
             _field(example, "task"), _context_length(example, self.bench), _field(example, "id")
         )
+
+    def _merged_summary(self, records: dict[str, SampleRecord]) -> RunSummary:
+        """metrics.json from the union of every shard's records (issue 21, under the merge lock)."""
+        self.records = dict(records)
+        return self._write_summary()
 
     def _write_summary(self) -> RunSummary:
         """metrics.json from the records so far, in example order (the file tables and figures read)."""

@@ -30,6 +30,7 @@ from asl.harness.preflight import CPU_PROFILE, budget_warning, device_profile_na
 from asl.harness.rundir import choose_run_dir
 from asl.harness.validation import validate_run
 from asl.models.registry import ModelSpec
+from asl.results.shardfiles import read_run_records
 
 DEFAULT_NEW_TOKENS = 32  # the runner's default when an example names no budget
 
@@ -79,8 +80,7 @@ def _new_tokens(bench: dict[str, Any], task: str) -> int:
 
 
 def _done(run_dir: Path) -> int:
-    path = run_dir / "predictions.jsonl"
-    return sum(1 for line in path.read_text().splitlines() if line.strip()) if path.is_file() else 0
+    return len(read_run_records(run_dir))  # predictions.jsonl and any shard files
 
 
 def plan_text(cfg: DictConfig, cli_keys: set[str] | None = None) -> str:

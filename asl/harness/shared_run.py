@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 
 from asl.harness.backend import Backend
 from asl.harness.experiment import Experiment, _seed_everything, _warn
-from asl.harness.rundir import RunLock
+from asl.harness.shards import run_lock
 from asl.harness.validation import one_line
 from asl.results.schema import SampleRecord
 
@@ -65,7 +65,7 @@ class SharedRun:
     def _execute(self, pending: list[Experiment]) -> None:
         with ExitStack() as stack:
             for exp in pending:
-                stack.enter_context(RunLock(exp.run_dir, wait=exp._run_flag("wait_for_lock")))
+                stack.enter_context(run_lock(exp.run_dir, exp.shard, wait=exp._run_flag("wait_for_lock")))
             todos = [exp.begin() for exp in pending]
             active = [
                 (e, {e._key(x) for x in todo})

@@ -42,6 +42,18 @@ def validate_run(cfg: Any) -> None:
         raise HarnessError(f"logger.wandb.mode must be one of {', '.join(WANDB_MODES)}, got {mode!r}")
     if cfg.seed is None or not _is_int(cfg.seed):
         raise HarnessError(f"seed must be an integer, got {cfg.seed!r}")
+    _validate_shard(cfg.get("run") or {})
+
+
+def _validate_shard(run: Any) -> None:
+    """``run.shard`` is I/N (or an index with ``run.shards=N``), and never combined with ``run.force``."""
+    from asl.harness.shards import parse_shard
+
+    if parse_shard(run.get("shard"), run.get("shards")) is not None and run.get("force"):
+        raise HarnessError(
+            "run.force=true cannot be combined with run.shard (each shard would pick its own fresh revision); "
+            "force the run once without run.shard, then shard the resumed run"
+        )
 
 
 def one_line(exc: BaseException) -> str:

@@ -22,8 +22,8 @@ from asl.results.schema import (
     summarize_run,
     summary_identity,
 )
+from asl.results.shardfiles import read_run_records
 from asl.results.stats import ScoreError
-from asl.results.store import read_records
 
 METRICS = "metrics.json"
 PREDICTIONS = "predictions.jsonl"
@@ -46,10 +46,9 @@ class RunResult:
     copies: list[RunResult] = field(default_factory=list, repr=False)
 
     def records(self) -> list[SampleRecord]:
-        """The per-sample records (read once)."""
+        """The per-sample records (read once): ``predictions.jsonl`` merged with any shard files."""
         if self._records is None:
-            path = self.run_dir / PREDICTIONS
-            self._records = read_records(path) if path.is_file() else []
+            self._records = read_run_records(self.run_dir)
         return self._records
 
     def cell_scores(self) -> dict[tuple[str, int | None], dict[str, float]]:

@@ -18,9 +18,10 @@ from eval.errors import BenchmarkError
 from eval.infinitebench.loader import make_example
 from eval.infinitebench.synthetic_math import builder_code_run, builder_math_calc, builder_math_find
 from eval.infinitebench.tasks import BUDGETS
+from eval.nested import grid_depth, nested_depths
 from eval.registry import TaskRequest, per_length, register_task
 from eval.schema import Example
-from eval.sizing import SIZING_RULE, depth_for, example_counter, fit_units, sample_rng
+from eval.sizing import SIZING_RULE, example_counter, fit_units, sample_rng
 from eval.templates import fill, load
 
 _SYN = load("infinitebench")["synthetic"]
@@ -99,11 +100,13 @@ def _builder_kv(task: str, rng: random.Random, depth: float) -> Callable[[int], 
     return build
 
 
+DEPTH_TASKS = ("passkey", "number_string", "kv_retrieval", "kv_retrieval_short")
+
+
 def _builder(
-    task: str, index: int, total: int, rng: random.Random
+    task: str, index: int, depth: float, rng: random.Random
 ) -> tuple[Callable[[int], dict[str, Any]], int, int]:
-    """(build(n) -> raw record, probe step, smallest unit count) for sample ``index`` of ``total``."""
-    depth = depth_for(index, total)
+    """(build(n) -> raw record, probe step, smallest unit count) for sample ``index`` (needle at ``depth``)."""
     if task in ("passkey", "number_string"):
         return _builder_needle(task, rng, depth), 25, 1
     if task in ("kv_retrieval", "kv_retrieval_short"):
@@ -123,16 +126,20 @@ def generate(
     """``num_samples`` examples of ``task`` whose prompt + max_new_tokens fit ``context_length`` tokens.
 
     Samples spread over depth (retrieval) or cycle through the sub-tasks (math_find) / call depths (code_run).
+    Sample i depends on i only, and a count's samples are the first of one sequence (``eval/nested.py``):
+    growing ``num_samples`` keeps every sample of the smaller run.
     The ``reference`` profile uses the reference budgets (15/20/80 for passkey/number_string/kv_retrieval).
     """
     count = example_counter(tokenizer, profile)
     family = "reference" if profile == "reference" else "official"
     examples = []
-    for i in range(num_samples):
+    by_depth = task in DEPTH_TASKS  # the depth grid's spread order; the other tasks cycle by index
+    samples = nested_depths(num_samples) if by_depth else [(i, grid_depth(i)) for i in range(num_samples)]
+    for i, depth in samples:
         build, step, start = _builder(
-            task, i, num_samples, sample_rng("infinitebench", task, context_length, seed, i)
+            task, i, depth, sample_rng("infinitebench", task, context_length, seed, i)
         )
-        meta = {"length": context_length, "depth": depth_for(i, num_samples), "seed": seed,
+        meta = {"length": context_length, "depth": depth, "seed": seed,
                 "source": "synthetic", "sizing": SIZING_RULE}  # fmt: skip
 
         def make(n: int, build=build, meta=meta, i=i) -> Example:

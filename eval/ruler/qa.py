@@ -14,6 +14,7 @@ from typing import Any
 
 from eval.datasources import qa_source
 from eval.errors import BenchmarkError
+from eval.nested import nested_sample
 from eval.registry import TaskRequest, per_length, register_task
 from eval.ruler.common import (
     DOCUMENT,
@@ -111,7 +112,7 @@ def generate(
         raise BenchmarkError(
             f"RULER {task}: num_samples={num_samples} exceeds the {len(qas)} questions available"
         )
-    chosen = sample_rng("ruler", task, "questions", seed).sample(range(len(qas)), num_samples)
+    chosen = nested_sample(sample_rng("ruler", task, "questions", seed), len(qas), num_samples)  # nested in k
     builders = [_builder(qas[j], docs, sample_rng("ruler", task, context_length, seed, i), profile)
                 for i, j in enumerate(chosen)]  # fmt: skip
     reference = family_of(profile) == "reference"
