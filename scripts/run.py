@@ -60,7 +60,9 @@ def main(cfg: DictConfig) -> None:
         experiment = hc.runtime.choices.get("experiment")
         try:
             if cfg.run.get("share_group"):
-                run_dirs = run_group(cfg, list(hc.overrides.task), hc.job.config_name, experiment)
+                run_dirs = list(
+                    dict.fromkeys(run_group(cfg, list(hc.overrides.task), hc.job.config_name, experiment))
+                )
             else:
                 from asl.harness.experiment import run
 

@@ -34,6 +34,25 @@ def test_evaluate_returns_the_summary_table(tmp_path):
     assert again["config"]["kv_budget"] == 512  # an explicit key wins over the model's suggestion
 
 
+def test_evaluate_a_list_of_methods_shares_one_prefill(tmp_path):
+    fb = FakeBackend()
+    kw = dict(benchmark="infinitebench_embedded", num_samples=2, results_dir=str(tmp_path),
+              method_overrides={"tau": 0.5}, **{"logger.wandb.mode": "disabled", "benchmark.tasks": ["infinitebench/passkey"]})  # fmt: skip
+    out = asl.evaluate(method=["fullkv", "asl", "fullkv"], backend=fb.backend(), **kw)
+    assert list(out) == ["fullkv", "asl"] and out["asl"]["config"]["tau"] == 0.5
+    assert [len(m) for _, m in fb.shared_calls] == [2, 2]  # one call per sample for both methods
+    alone = asl.evaluate(
+        method="asl", backend=FakeBackend().backend(), **{**kw, "results_dir": str(tmp_path / "a")}
+    )
+    assert (
+        alone["results"]["infinitebench/passkey"]["accuracy"]
+        == out["asl"]["results"]["infinitebench/passkey"]["accuracy"]
+    )
+    assert (
+        out["asl"]["results"]["infinitebench/passkey"]["ttft_s"] is None
+    )  # a shared prefill times no method
+
+
 @pytest.mark.parametrize(
     "kwargs, text",
     [

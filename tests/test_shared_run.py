@@ -68,7 +68,7 @@ def test_duplicate_members_run_once_and_finished_ones_are_left_alone(tmp_path):
     before = (done / "predictions.jsonl").read_bytes()
     cfgs = _cfgs(tmp_path, ["fullkv", "snapkv", "fullkv"])
     dirs = run_shared(cfgs, [set()] * 3, backend=backend.backend())
-    assert len(dirs) == 2 and (done / "predictions.jsonl").read_bytes() == before
+    assert len(dirs) == 3 and dirs[0] == dirs[2] and (done / "predictions.jsonl").read_bytes() == before
     assert backend.shared_calls == []  # one pending run: it ran alone, timed as a separate run would be
     assert all(r.ttft_s is not None for r in read_records(dirs[0] / "predictions.jsonl"))
 

@@ -31,6 +31,13 @@ def override_value(value: Any) -> str:
     return json.dumps(value) if isinstance(value, (list, dict, str, bool)) or value is None else str(value)
 
 
+def _override_args(key: str, value: Any) -> list[str]:
+    """``key=value``; a dict sets (or adds) each of its keys, as ``++key.sub=value``."""
+    if isinstance(value, dict):
+        return [f"++{key}.{sub}={override_value(v)}" for sub, v in value.items()]
+    return [f"{key}={override_value(value)}"]
+
+
 def place(key: str, composed: Any) -> str:
     """The full key of a keyword argument in the composed config (ValueError when it fits nowhere)."""
     if "." in key:
@@ -49,9 +56,27 @@ def place(key: str, composed: Any) -> str:
     return homes[0]
 
 
+def _compose(model: str, method: str, benchmark: str, overrides: dict[str, Any]) -> tuple[Any, set[str]]:
+    """(composed config, command-line method keys) of one method's run."""
+    from asl.harness.sweep import compose_error, compose_job, hydra_context
+
+    for group, name in (("model", model), ("method", method), ("benchmark", benchmark)):
+        if name not in group_choices(group):
+            raise ValueError(f"unknown {group} {name!r}; choices: {', '.join(group_choices(group))}")
+    base = [f"model={model}", f"method={method}", f"benchmark={benchmark}"]
+    with hydra_context(CONFIG_DIR):
+        composed = compose_job("config", base)
+        args = base + [arg for k, v in overrides.items() for arg in _override_args(place(k, composed), v)]
+        try:
+            cfg = compose_job("config", args)
+        except Exception as exc:  # noqa: BLE001 - Hydra raises several types
+            raise ValueError(compose_error(exc, "config", args)) from None
+    return cfg, {a.split("=", 1)[0] for a in args if a.startswith("method.")}
+
+
 def evaluate(
     model: str = "smollm2_135m",
-    method: str = "asl",
+    method: str | list[str] = "asl",
     benchmark: str = "infinitebench_embedded",
     backend: Any = None,
     **overrides: Any,
@@ -60,28 +85,34 @@ def evaluate(
     ``simple_evaluate`` does): ``results`` per task (accuracy, its 95% interval, n, selection fire rate,
     TTFT, TPOT), ``task_mean`` with its interval, the printed ``table``, ``run_dir`` and the ``summary``.
 
+    ``method`` may be a list: the methods then run together with one shared prefill per sample (the runs
+    and predictions are those of separate runs; no per-method TTFT/TPOT) and the result maps each method
+    name to its own result as above. A key that one listed method lacks (``tau`` for fullkv) is an error:
+    pass it as ``method_overrides={"tau": 0.5}`` to apply it where it exists.
+
     Raises ValueError (one line) for a bad model, method, benchmark or key, before anything is written.
     """
     from asl.harness.experiment import run
     from asl.harness.meta import invocation_id
-    from asl.harness.sweep import compose_error, compose_job, hydra_context
+    from asl.harness.shared_run import run_shared
+
+    names = [method] if isinstance(method, str) else list(method)
+    if not names:
+        raise ValueError("evaluate: method is an empty list")
+    composed = [_compose(model, name, benchmark, overrides) for name in names]
+    invocation_id()
+    if isinstance(method, str):
+        cfg, cli_keys = composed[0]
+        return _result(run(cfg, backend=backend, cli_keys=cli_keys))
+    dirs = run_shared([c for c, _ in composed], [k for _, k in composed], backend=backend)
+    return {name: _result(d) for name, d in zip(names, dirs, strict=True)}
+
+
+def _result(run_dir: Any) -> dict[str, Any]:
+    """The result dict of one finished run directory."""
     from asl.results.reader import load_run
     from asl.results.report import run_table
 
-    for group, name in (("model", model), ("method", method), ("benchmark", benchmark)):
-        if name not in group_choices(group):
-            raise ValueError(f"unknown {group} {name!r}; choices: {', '.join(group_choices(group))}")
-    base = [f"model={model}", f"method={method}", f"benchmark={benchmark}"]
-    with hydra_context(CONFIG_DIR):
-        composed = compose_job("config", base)
-        args = base + [f"{place(k, composed)}={override_value(v)}" for k, v in overrides.items()]
-        try:
-            cfg = compose_job("config", args)
-        except Exception as exc:  # noqa: BLE001 - Hydra raises several types
-            raise ValueError(compose_error(exc, "config", args)) from None
-    invocation_id()
-    cli_keys = {a.split("=", 1)[0] for a in args if a.startswith("method.")}
-    run_dir = run(cfg, backend=backend, cli_keys=cli_keys)
     summary = load_run(run_dir).summary
     results = {
         cell.task: {

@@ -37,10 +37,12 @@ class SharedRun:
     """Prepared experiments over the same samples (same model, benchmark and seed), run together."""
 
     def __init__(self, experiments: list[Experiment]) -> None:
+        self.members = experiments
         self.runs = distinct_runs(experiments)
 
     def execute(self) -> list[Path]:
-        """Run every sample some run still needs; each run's directory, in order."""
+        """Run every sample some run still needs; each member's run directory, in the members' order (a
+        repeated configuration repeats its directory)."""
         pending = [e for e in self.runs if not e.finished()]
         for exp in self.runs:
             if exp not in pending:
@@ -50,7 +52,7 @@ class SharedRun:
                 exp.execute()
         elif pending:
             self._execute(pending)
-        return [e.run_dir for e in self.runs]
+        return [e.run_dir for e in self.members]
 
     @staticmethod
     def _shareable(runs: list[Experiment]) -> bool:
@@ -144,7 +146,8 @@ def run_shared(
     backend: Backend | None = None,
     experiment: str | None = None,
 ) -> list[Path]:
-    """Validate every member (all before any runs), then execute them together; their run directories."""
+    """Validate every member (all before any runs), then execute them together; each member's run
+    directory, in order."""
     experiments = [
         Experiment(cfg, backend, keys, experiment) for cfg, keys in zip(cfgs, cli_keys, strict=True)
     ]
