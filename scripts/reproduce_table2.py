@@ -8,7 +8,8 @@ CPU models (source embedded/tiny) use experiment=table2_embedded (calibrated emb
 the others experiment=table2 (infinitebench_paper, budget 2048); `experiment=...` picks one explicitly.
 The overrides pass through to `scripts/run.py -m`. Writes results_dir/summary.csv and tables.md, and
 results_dir/<model>/table2.{csv,md,tex} (results_dir = results/table2 from the experiment): accuracy with
-95% intervals and n, paired differences, and TTFT ratios between runs timed in this invocation.
+95% intervals and n, paired differences, and the TTFT / Full column from results_dir/<model>/timing.csv
+(`make bench-sharing`: an interleaved measurement on the table's prompts), never from the accuracy runs.
 
 Results under the repository's results/ are the committed ones: they are refused from a working tree with
 uncommitted code changes (allow_dirty=true overrides, and the tables then say so in bold).

@@ -121,7 +121,17 @@ def test_parameters_that_vary_are_appended_generically(runs: Path) -> None:
 
 
 def test_table2_beside_the_paper(runs: Path) -> None:
+    from asl.results.timing import TIMING_FILE, TimingRatio, timing_csv
+
     rows = summary_rows(load_runs(runs / "table2"))
+    untimed = (write_table2(rows, MODEL, runs / "untimed")[1]).read_text()
+    assert "TTFT ratios omitted: no interleaved timing" in untimed and "TTFT / Full |" not in untimed
+    ratios = {r.method: (1.0 if r.method == "fullkv" else 0.5) for r in rows}  # an interleaved measurement
+    timing = [
+        TimingRatio(m, m, 4, x, x - 0.1, x + 0.1, 1.0, 0.9, 1.1, "a test bench") for m, x in ratios.items()
+    ]
+    (runs / "out").mkdir()
+    (runs / "out" / TIMING_FILE).write_text(timing_csv(timing))
     paths = write_table2(rows, MODEL, runs / "out")
     assert [p.name for p in paths] == ["table2.csv", "table2.md", "table2.tex"]
     md, tex = (runs / "out" / "table2.md").read_text(), (runs / "out" / "table2.tex").read_text()
@@ -140,6 +150,7 @@ def test_table2_beside_the_paper(runs: Path) -> None:
         "**100.0** [34.2, 100.0] / 100.0 (+0.0) | 0.0 | 2 | 2 | 0.50 | 1 of 2 tasks |" in md
     )
     assert "### Paired differences of the Avg." in md
+    assert "TTFT / Full: from a test bench (`timing.csv`), not from the accuracy runs." in md
     assert r"\textbf{100.0} {\tiny[34.2, 100.0]} {\tiny(100.0, +0.0)}" in tex and r"ASL (Full before)" in tex
     sources = [line.split(",")[4] for line in table2_csv(build_table2(rows, MODEL)).splitlines()[1:]]
     assert sources.count("ours") == 6 and sources.count("paper") == 5 and sources.count("diff") == 5

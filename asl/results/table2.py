@@ -17,6 +17,7 @@ from asl.results.multiplicity import Family
 from asl.results.paper import SOURCE, paper_table2, table2_columns
 from asl.results.stats import Estimate
 from asl.results.store import atomic_write_text
+from asl.results.timing import TIMING_FILE, TimingRatio, read_timing
 from asl.results.tables import (
     DASH,
     Pivot,
@@ -46,7 +47,7 @@ class Line:
     coverage: tuple[int, int]
     estimates: dict[str, Estimate | None] | None = None  # task -> ours with its interval, and "avg"
     n: str = ""  # scored samples per task ("12", or "5–12")
-    ttft_ratio: float | None = None  # mean over tasks of TTFT / Full KV's, same invocation only
+    ttft_ratio: float | None = None  # TTFT / Full KV from the interleaved timing measurement (timing.csv)
 
     @property
     def diff(self) -> dict[str, float | None] | None:
@@ -70,6 +71,7 @@ class Table2:
     note: str = ""
     differences: str = ""  # the paired-differences Markdown table
     dirty: str = ""  # a warning when runs came from a working tree with uncommitted changes
+    timing_source: str = ""  # where the TTFT / Full column comes from (timing.csv), empty when absent
 
     @property
     def has_paper(self) -> bool:
@@ -86,18 +88,11 @@ def setting(rows: list[Row]) -> str:
     return f"KV = {'/'.join(budgets)}" if budgets else "KV = Full"
 
 
-def ttft_ratios(rows: list[Row], labels: dict[str, str], baseline: str) -> dict[str, float]:
-    """Label -> mean over its tasks of TTFT / the baseline's TTFT, where both were timed in one invocation."""
-    sub, ratios = ratio_rows(rows, "ttft_s", baseline)
-    by_label: dict[str, list[float]] = {}
-    for r in sub:
-        by_label.setdefault(labels[r.run_hash], []).append(ratios[id(r)])
-    out = {label: sum(v) / len(v) for label, v in by_label.items()}
-    if out:  # the baseline against itself
-        out.update(
-            {labels[r.run_hash]: 1.0 for r in rows if r.method == baseline and r.invocation is not None}
-        )
-    return out
+def timing_ratios_by_label(
+    rows: list[Row], labels: dict[str, str], timing: dict[str, TimingRatio]
+) -> dict[str, float]:
+    """Label -> TTFT / Full KV from an interleaved timing measurement (``timing.csv``), by method name."""
+    return {labels[r.run_hash]: timing[r.method].ttft_ratio for r in rows if r.method in timing}
 
 
 def table2_of(
@@ -133,9 +128,11 @@ def build_table2(
     note: str = "",
     baseline: str = "fullkv",
     families: list[Family] | None = None,
+    timing: dict[str, TimingRatio] | None = None,
 ) -> list[Table2]:
     """Table 2 of ``model`` for each of its benchmarks in the Table 2 layout (InfiniteBench tasks); ``note``
-    is printed under each table; differences and TTFT ratios are taken to the ``baseline`` method."""
+    is printed under each table; differences are taken to the ``baseline`` method; the TTFT / Full column
+    comes from ``timing`` (an interleaved measurement, :mod:`asl.results.timing`) when given."""
     from asl.results.tables import row_labels
 
     paper = paper_table2(model)
@@ -144,7 +141,8 @@ def build_table2(
         if m == model and by_task(sel):
             labels = row_labels(sel)
             p = pivot(sel, "task")
-            table = table2_of(p, model, bench, paper, note, ttft_ratios(sel, labels, baseline))
+            table = table2_of(p, model, bench, paper, note, timing_ratios_by_label(sel, labels, timing or {}))
+            table.timing_source = next(iter((timing or {}).values())).source if timing else ""
             base = next((labels[r.run_hash] for r in sel if r.method == baseline), None)
             table.differences = differences_markdown(p, base, families)
             table.dirty = dirty_note(sel)
@@ -208,10 +206,11 @@ def _notes(t: Table2) -> list[str]:
     if t.incomplete:
         notes.append("Tasks: a run that skipped tasks averages over the tasks it ran.")
     if any(line.ttft_ratio is not None for line in t.lines):
-        notes.append("TTFT / Full: mean over tasks, runs timed in the same invocation only (– otherwise).")
+        notes.append(f"TTFT / Full: from {t.timing_source} (`{TIMING_FILE}`), not from the accuracy runs.")
     elif t.lines:
         notes.append(
-            "TTFT ratios omitted: the runs were not timed in one invocation; see `make bench-efficiency`."
+            f"TTFT ratios omitted: no interleaved timing (`make bench-sharing` writes `{TIMING_FILE}` next to "
+            "this table); accuracy runs executed one after another, or sharing a prefill, time no method fairly."
         )
     return [*notes, t.note] if t.note else notes
 
@@ -298,7 +297,7 @@ def write_table2(
     """Write ``table2.csv``, ``table2.md`` and ``table2.tex`` for ``model`` under ``out_dir`` (files whose
     content is unchanged are left untouched); nothing (an empty list) when ``rows`` hold no InfiniteBench
     results of that model."""
-    tables = build_table2(rows, model, note, baseline, families)
+    tables = build_table2(rows, model, note, baseline, families, read_timing(Path(out_dir) / TIMING_FILE))
     if not tables:
         return []
     out_dir = Path(out_dir)
