@@ -123,6 +123,7 @@ def shared_sample(members: list[Experiment], example: Any) -> list[SampleRecord]
     try:
         ids, info = lead._prompt(example)
         for exp, rec in zip(members, records, strict=True):
+            exp._warned_short = exp._warned_short or lead._warned_short  # one short-prompt warning per job
             exp._set_prompt(rec, example, ids, info)
             exp._warn_budget(ids, example)
         _seed_everything(lead.seed)
