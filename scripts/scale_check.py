@@ -4,6 +4,9 @@ python scripts/scale_check.py                          # both models, 128K, ever
 python scripts/scale_check.py --lengths 131072 262144 524288 1048576 --models llama31_8b_ul
 python scripts/scale_check.py --methods fullkv snapkv asl@middle --out /tmp/sc
 python scripts/scale_check.py --merge /tmp/a/scale_check.csv /tmp/b/scale_check.csv   # combine runs
+
+The rows measured (or merged) replace their (model, method, length, phase) rows of the table already in
+--out and keep the others: a 128K rerun leaves the committed 256K-1M rows in place (--fresh: start over).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
         default=None,
         help="combine these scale_check.csv tables (no run): one CSV and the pages of their rows in --out",
     )
+    parser.add_argument("--fresh", action="store_true", help="ignore the table already in --out")
     return parser.parse_args(argv)
 
 
@@ -85,19 +89,23 @@ def write_tables(rows, out: Path) -> list[str]:
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
-    out, all_rows = Path(args.out), []
+    out, new_rows = Path(args.out), []
+    existing = out / "scale_check.csv"
+    earlier = read_csv(existing) if existing.exists() and not args.fresh else []
     if args.merge:
-        all_rows = merge_rows([read_csv(Path(path)) for path in args.merge])
+        new_rows = merge_rows([read_csv(Path(path)) for path in args.merge])
     else:
         chosen = chosen_variants(args.methods)
         for model in args.models:
             start = time.perf_counter()
             rows = check_model(model, args.lengths, chosen)
             print(f"{model}: {len(rows)} rows ({time.perf_counter() - start:.0f} s)", flush=True)
-            all_rows += rows
+            new_rows += rows
+            write_tables(merge_rows([earlier, new_rows]), out)  # each model's rows as soon as measured
+    all_rows = merge_rows([earlier, new_rows])
     failed = write_tables(all_rows, out)
     if args.compare:
-        failed += compare_rows(all_rows, Path(args.compare))
+        failed += compare_rows(new_rows, Path(args.compare))
     for line in failed:
         print(f"FAIL {line}")
     print(f"scale check: {'FAIL' if failed else 'PASS'} ({len(all_rows)} rows) -> {out}/scale_check.csv")

@@ -122,3 +122,25 @@ def test_engine_on_a_fake_small_shape_matches_the_memory_model():
     for row in rows:
         assert row.peak_bytes > row.weights_bytes and row.decode_ops_per_layer > 0
         assert "still live" not in row.status and "N^2" not in row.status
+
+
+def test_script_merges_runs_into_the_table_in_out(tmp_path):
+    """Per-length runs combine: rows replace their own rows of the table in --out, others are kept."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "scale_check.py"
+    spec = importlib.util.spec_from_file_location("scale_check_script", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    short, long_ = [_row("snapkv", 131072, 17 * GiB)], [_row("snapkv", 1048576, 30 * GiB)]
+    write_csv(short, tmp_path / "short.csv")
+    write_csv(long_, tmp_path / "long.csv")
+    out = tmp_path / "table"
+    assert script.main(["--merge", str(tmp_path / "short.csv"), "--out", str(out)]) == 0
+    assert script.main(["--merge", str(tmp_path / "long.csv"), "--out", str(out)]) == 0
+    assert [r.context_length for r in read_csv(out / "scale_check.csv")] == [131072, 1048576]
+    page = (out / "llama31_8b_ul.md").read_text()
+    assert "1M: every pruned method's request peak <= 80 GB (one H100): **met**" in page
+    assert script.main(["--merge", str(tmp_path / "long.csv"), "--out", str(out), "--fresh"]) == 0
+    assert len(read_csv(out / "scale_check.csv")) == 1
