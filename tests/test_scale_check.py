@@ -10,7 +10,7 @@ from asl.scalecheck.check import GiB, Row, Variant, check_model, goal_failures, 
 from asl.scalecheck.fake_model import fake_mode
 from asl.scalecheck.goals import memory_goals
 from asl.scalecheck.probe import Limits, MemoryProbe
-from asl.scalecheck.report import merge_rows, read_csv, wall_times, write_csv
+from asl.scalecheck.report import merge_rows, missing_settings, read_csv, wall_times, write_csv
 from asl.scalecheck.run import fused_attention_standin
 
 
@@ -93,6 +93,9 @@ def test_tables_round_trip_and_merge(tmp_path):
     ]
     assert merged == sorted(a, key=lambda r: r.method, reverse=True) + b
     assert wall_times(merged) == {131072: 0.0, 1048576: 12.5}
+    missing = missing_settings(merged)
+    assert missing[0].startswith("131072: pyramidkv") and "fullkv," not in missing[0]
+    assert missing[1] == "262144: all methods" and len(missing) == 4
 
 
 def test_fused_standin_holds_the_lse_beside_its_output():

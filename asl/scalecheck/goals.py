@@ -44,10 +44,11 @@ class Goal:
         if not self.judged:
             return f"- {self.text}: not in this table"
         who, value = self.worst
+        count = f"{len(self.judged)} request" + ("s" if len(self.judged) > 1 else "")
         if not self.missed:
-            return f"- {self.text}: **met** (worst {who}: {self.show(value)}; {len(self.judged)} requests)"
+            return f"- {self.text}: **met** (worst {who}: {self.show(value)}; {count})"
         listed = ", ".join(f"{w} {self.show(v)}" for w, v in self.missed)
-        return f"- {self.text}: **missed** by {len(self.missed)} of {len(self.judged)} requests ({listed})"
+        return f"- {self.text}: **missed** by {len(self.missed)} of {count} ({listed})"
 
 
 def _pruned(method: str) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from asl.scalecheck.check import Row, as_dicts
+from asl.scalecheck.check import LENGTHS, Row, as_dicts, variants
 from asl.scalecheck.goals import GiB, memory_goals
 
 COLUMNS = list(Row.__dataclass_fields__)
@@ -73,6 +73,18 @@ def wall_times(rows: list[Row]) -> dict[int, float]:
     return out
 
 
+def missing_settings(rows: list[Row]) -> list[str]:
+    """Per context length of the check (``LENGTHS``), the methods of ``variants()`` without rows."""
+    labels = [v.label for v in variants()]
+    out = []
+    for n in LENGTHS:
+        have = {r.method for r in rows if r.context_length == n}
+        absent = [label for label in labels if label not in have]
+        if absent:
+            out.append(f"{n}: " + ("all methods" if len(absent) == len(labels) else ", ".join(absent)))
+    return out
+
+
 def model_page(model: str, rows: list[Row], failures: list[str]) -> str:
     """A Markdown page of one model's rows: the goals, then peaks beside predictions."""
     times = ", ".join(f"{n}: {s:.0f} s" for n, s in wall_times(rows).items())
@@ -83,6 +95,7 @@ def model_page(model: str, rows: list[Row], failures: list[str]) -> str:
         "devices are real, nothing is allocated or computed (`make scale-check`, `asl/scalecheck/`). ASL's",
         "layer is forced (L_min / middle / last); the attention kernel is a fused stand-in (output + LSE).",
         f"Wall time of the requests per context length: {times}.",
+        "Not measured in this table: " + ("; ".join(missing_settings(rows)) or "none") + ".",
         "",
         "## Memory goals (issue 18), judged from this table",
         "",
