@@ -166,7 +166,8 @@ def prefill_working_bytes(a: ArchSpec, n: int, dtype_bytes: int, chunk: int | No
     Live for the whole layer: the residual stream (n h) and one layer's K/V scratch (n 2 Hkv d). On top,
     the largest of one chunk's temporaries (c = min(n, effective_chunk(n, chunk)) tokens):
     attention: the normed input and the attention output before and after o_proj (3 h), q with RoPE's
-    temporaries (3 Hq d), k/v with theirs (4 Hkv d), cos/sin (2 d), RMSNorm's fp32 upcast (8 h bytes);
+    temporaries (3 Hq d), k/v with theirs (4 Hkv d), cos/sin (2 d), the fused kernel's fp32 log-sum-exp
+    (4 Hq bytes, live beside its output), RMSNorm's fp32 upcast (8 h bytes);
     MLP: normed input and output (2 h), gate, up and their product (3 I), RMSNorm's fp32 upcast;
     window scoring (``window`` > 0): one KV head's fp32 logits and softmax (2 G w n) and the fp32
     histogram of every query head (Hq n).
@@ -177,7 +178,23 @@ def prefill_working_bytes(a: ArchSpec, n: int, dtype_bytes: int, chunk: int | No
     whole_layer = n * b * (h + 2 * a.kv_heads * a.head_dim)
     norm = c * h * 8
     attention = c * b * (3 * h + 3 * a.heads * a.head_dim + 4 * a.kv_heads * a.head_dim + 2 * a.head_dim)
+    attention += c * 4 * a.heads  # the fused kernel's fp32 LSE
     mlp = c * b * (2 * h + 3 * a.intermediate)
     group = a.heads // a.kv_heads
     scoring = 4 * n * (2 * group * window + a.heads) if window else 0
     return whole_layer + max(attention + norm, mlp + norm, scoring)
+
+
+def decode_scratch_bytes(a: ArchSpec, longest: int, dtype_bytes: int, block: int) -> int:
+    """Bytes of the lean decode step's per-request scratch (``asl.engine.lean_step``) over cache buffers of
+    at most ``longest`` entries: one set shared by every layer, as the layers run one after another.
+
+    fp32 scores and probabilities and 16-bit (blocked) probabilities (Hq L (4 + 4 + b)), the split-K
+    partial sums in fp32 (Hq d 4 per block of ``block`` entries) and the per-layer mask tables (fp32 bias
+    and a boolean, layers x L).
+    """
+    blocks = longest // block if longest % block == 0 and longest > block else 0
+    scores = a.heads * longest * (4 + 4 + dtype_bytes)
+    partial = a.heads * a.head_dim * 4 * blocks
+    masks = a.num_layers * longest * (4 + 1)
+    return scores + partial + masks

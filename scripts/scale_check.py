@@ -3,6 +3,10 @@
 python scripts/scale_check.py                          # both models, 128K, every method
 python scripts/scale_check.py --lengths 131072 262144 524288 1048576 --models llama31_8b_ul
 python scripts/scale_check.py --methods fullkv snapkv asl@middle --out /tmp/sc
+python scripts/scale_check.py --merge /tmp/a/scale_check.csv /tmp/b/scale_check.csv   # combine runs
+
+The rows measured (or merged) replace their (model, method, length, phase) rows of the table already in
+--out and keep the others: a 128K rerun leaves the committed 256K-1M rows in place (--fresh: start over).
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-from asl.scalecheck.check import LENGTHS, MODELS, Variant, check_model, goal_failures, variants
-from asl.scalecheck.report import model_page, write_csv
+from asl.scalecheck.check import LENGTHS, MODELS, Variant, check_model, variants
+from asl.scalecheck.goals import goal_failures
+from asl.scalecheck.report import merge_rows, model_page, read_csv, write_csv
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -26,6 +31,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--compare", default=None, help="a committed scale_check.csv the measured rows must equal"
     )
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        default=None,
+        help="combine these scale_check.csv tables (no run): one CSV and the pages of their rows in --out",
+    )
+    parser.add_argument("--fresh", action="store_true", help="ignore the table already in --out")
     return parser.parse_args(argv)
 
 
@@ -60,24 +72,40 @@ def compare_rows(rows, committed: Path) -> list[str]:
     return out
 
 
+def write_tables(rows, out: Path) -> list[str]:
+    """The CSV and one page per model in ``out``; the failed checks (goals missed, bad statuses)."""
+    failed = []
+    out.mkdir(parents=True, exist_ok=True)
+    for model in dict.fromkeys(r.model for r in rows):
+        mine = [r for r in rows if r.model == model]
+        failures = goal_failures(mine) + [
+            f"{r.model} {r.method} {r.context_length} {r.phase}: {r.status}" for r in mine if r.status != "ok"
+        ]
+        (out / f"{model}.md").write_text(model_page(model, mine, failures))
+        failed += failures
+    write_csv(rows, out / "scale_check.csv")
+    return failed
+
+
 def main(argv: list[str]) -> int:
     args = parse(argv)
-    chosen = chosen_variants(args.methods)
-    out, all_rows, failed = Path(args.out), [], []
-    for model in args.models:
-        start = time.perf_counter()
-        rows = check_model(model, args.lengths, chosen)
-        failures = goal_failures(rows) + [
-            f"{r.method} {r.context_length} {r.phase}: {r.status}" for r in rows if r.status != "ok"
-        ]
-        out.mkdir(parents=True, exist_ok=True)
-        (out / f"{model}.md").write_text(model_page(model, rows, failures, time.perf_counter() - start))
-        all_rows += rows
-        failed += failures
-        print(f"{model}: {len(rows)} rows, {len(failures)} failures ({time.perf_counter() - start:.0f} s)")
-    write_csv(all_rows, out / "scale_check.csv")
+    out, new_rows = Path(args.out), []
+    existing = out / "scale_check.csv"
+    earlier = read_csv(existing) if existing.exists() and not args.fresh else []
+    if args.merge:
+        new_rows = merge_rows([read_csv(Path(path)) for path in args.merge])
+    else:
+        chosen = chosen_variants(args.methods)
+        for model in args.models:
+            start = time.perf_counter()
+            rows = check_model(model, args.lengths, chosen)
+            print(f"{model}: {len(rows)} rows ({time.perf_counter() - start:.0f} s)", flush=True)
+            new_rows += rows
+            write_tables(merge_rows([earlier, new_rows]), out)  # each model's rows as soon as measured
+    all_rows = merge_rows([earlier, new_rows])
+    failed = write_tables(all_rows, out)
     if args.compare:
-        failed += compare_rows(all_rows, Path(args.compare))
+        failed += compare_rows(new_rows, Path(args.compare))
     for line in failed:
         print(f"FAIL {line}")
     print(f"scale check: {'FAIL' if failed else 'PASS'} ({len(all_rows)} rows) -> {out}/scale_check.csv")

@@ -68,3 +68,31 @@ def test_counting_rejects_nothing_on_unsupported_models():
     for layer in range(model.config.num_hidden_layers):
         cache.store(layer, torch.zeros(1, 2, 10, 16), torch.zeros(1, 2, 10, 16))
     assert decode_op_counts(model, cache).kind == "layers"
+
+
+def test_lean_step_shares_one_attention_scratch_across_layers():
+    """The layers run one after another, so their scores, probabilities and split-K partial sums are views
+    of one request-wide scratch sized to the longest layer (the memory model's decode scratch), not one
+    buffer per layer."""
+    from asl.cost_model import ArchSpec, decode_scratch_bytes
+    from asl.engine.static_decode import DECODE_BLOCK, StepState, build_step
+
+    model, _ = load_model("tiny_llama")
+    layers = model.config.num_hidden_layers
+    cache = synthetic_cache(model, [100 + 300 * i for i in range(layers)], decode_room=8)
+    state = StepState.create(cache, 0, max(cache.lengths), torch.device("cpu"))
+    step = build_step(model, cache, state)
+    assert step.kind == "lean" and any(plan.blocks > 1 for plan in step.layers)
+    storages = {}
+    for plan in step.layers:
+        for name in ("scores", "probs", "blocked", "probs16", "partial"):
+            if hasattr(plan, name):
+                storage = getattr(plan, name).untyped_storage()
+                storages.setdefault(name, {})[storage.data_ptr()] = storage.nbytes()
+    assert all(len(found) == 1 for found in storages.values()), {k: len(v) for k, v in storages.items()}
+    longest = max(k.shape[2] for k in cache.keys)
+    scratch = sum(n for found in storages.values() for n in found.values())
+    masks = step.bias.nbytes + step.unused.nbytes
+    dtype_bytes = model.dtype.itemsize
+    arch = ArchSpec.from_config(model.config)
+    assert scratch + masks == decode_scratch_bytes(arch, longest, dtype_bytes, DECODE_BLOCK)

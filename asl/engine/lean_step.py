@@ -16,6 +16,7 @@ fp32 statistics and accumulation, within rounding). Unsupported architectures us
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -200,6 +201,7 @@ class LeanStep:
         self.final_norm = _Norm(norm, self.hidden, self.normed)
         self.head_t = lm_head.weight.detach().t()
         self.logits = torch.empty(1, lm_head.weight.shape[0], dtype=dt, device=dev)
+        self.scratch = _Scratch([k.shape[2] for k in cache.keys], hq, d, DECODE_BLOCK, dt, self.fp32_out, dev)
         self.layers = [
             _LayerPlan(i, layer, fused[i], cache, self, DECODE_BLOCK) for i, layer in enumerate(layers)
         ]
@@ -223,6 +225,36 @@ class LeanStep:
         self.state.lengths.add_(1)
 
 
+def split_k_blocks(length: int, block: int) -> int:
+    """Blocks of the split-K value product over a buffer of ``length`` entries (1: no split)."""
+    return length // block if length % block == 0 and length > block else 1
+
+
+class _Scratch:
+    """The attention scratch of one request, shared by every layer (the layers run one after another):
+    fp32 scores and probabilities and 16-bit (blocked) probabilities over the longest layer's buffer
+    (Hq x L_max each), and the split-K partial sums of the most blocks. Each layer takes views of the
+    first elements, so the scratch costs one layer's worth, not one per layer."""
+
+    def __init__(self, lengths: list[int], heads: int, d: int, block: int, dtype, fp32_out: bool, dev):
+        longest, blocks = max(lengths), [split_k_blocks(n, block) for n in lengths]
+        self._views: dict[tuple, torch.Tensor] = {}
+        self.scores = torch.empty(heads * longest, dtype=torch.float32, device=dev)
+        self.probs = torch.empty_like(self.scores)
+        needs_16 = fp32_out or max(blocks) > 1
+        self.probs16 = torch.empty(heads * longest, dtype=dtype, device=dev) if needs_16 else None
+        most = max(blocks) if max(blocks) > 1 else 0
+        self.partial = torch.empty(heads * d * most, dtype=torch.float32, device=dev) if most else None
+
+    def view(self, buffer: torch.Tensor, *shape: int) -> torch.Tensor:
+        """The first elements of ``buffer`` as a contiguous tensor of ``shape`` (made once per shape:
+        layers of one buffer length share their views)."""
+        key = (id(buffer), shape)
+        if key not in self._views:
+            self._views[key] = buffer.narrow(0, 0, math.prod(shape)).view(*shape)
+        return self._views[key]
+
+
 class _LayerPlan:
     """One layer's weights, cache views and scratch buffers for the lean step (made once per request)."""
 
@@ -237,23 +269,24 @@ class _LayerPlan:
         self.down_t, self.scaling = mlp.down_proj.weight.detach().t(), float(attn.scaling)
         k_buf, v_buf = cache.keys[i][0], cache.values[i][0]  # [Hkv, L, d]
         hkv, length, d = k_buf.shape
-        g, dev = s.q.shape[1], k_buf.device
+        g = s.q.shape[1]
         self.k, self.v, self.k_t = k_buf, v_buf, k_buf.transpose(1, 2)
         self.index = s.state.lengths[i : i + 1]
         self.mask = s.bias[i : i + 1, :length].unsqueeze(0)  # [1, 1, L]
-        self.scores = torch.empty(hkv, g, length, dtype=torch.float32, device=dev)
-        self.probs = torch.empty_like(self.scores)
-        blocks = length // block if length % block == 0 and length > block else 1
+        scratch = s.scratch  # views of the request's shared scratch (one layer's worth for all layers)
+        self.scores = scratch.view(scratch.scores, hkv, g, length)
+        self.probs = scratch.view(scratch.probs, hkv, g, length)
+        blocks = split_k_blocks(length, block)
         self.blocks = blocks
         if blocks > 1:  # split-K over blocks of entries: probs in [Hkv, S, G, B] order, partial sums in fp32
             self.probs_t = self.probs.view(hkv, g, blocks, block).transpose(1, 2)
-            self.blocked = torch.empty(hkv, blocks, g, block, dtype=v_buf.dtype, device=dev)
+            self.blocked = scratch.view(scratch.probs16, hkv, blocks, g, block)
             self.blocked_flat = self.blocked.view(hkv * blocks, g, block)
             self.v_blocks = v_buf.view(hkv * blocks, block, d)
-            self.partial = torch.empty(hkv * blocks, g, d, dtype=torch.float32, device=dev)
+            self.partial = scratch.view(scratch.partial, hkv * blocks, g, d)
             self.partial4 = self.partial.view(hkv, blocks, g, d)
         elif s.fp32_out:
-            self.probs16 = torch.empty(hkv, g, length, dtype=v_buf.dtype, device=dev)
+            self.probs16 = scratch.view(scratch.probs16, hkv, g, length)
 
     def run(self, s: LeanStep) -> None:
         self.norm_in()
@@ -264,13 +297,12 @@ class _LayerPlan:
         torch.mm(s.qk_rows, s.rotation_t, out=s.rot)
         self.k.index_copy_(1, self.index, s.k_new)
         self.v.index_copy_(1, self.index, s.v_new)
-        if s.fp32_out:
-            scores = torch.add(
-                self.mask, torch.bmm(s.q, self.k_t, out_dtype=torch.float32), alpha=self.scaling
-            )
+        if s.fp32_out:  # fp32 q·k from 16-bit inputs, then mask + scaling·scores in place
+            torch.bmm(s.q, self.k_t, out_dtype=torch.float32, out=self.scores)
+            torch.add(self.mask, self.scores, alpha=self.scaling, out=self.scores)
         else:
-            scores = torch.baddbmm(self.mask, s.q, self.k_t, alpha=self.scaling, out=self.scores)
-        torch._softmax(scores, -1, False, out=self.probs)
+            torch.baddbmm(self.mask, s.q, self.k_t, alpha=self.scaling, out=self.scores)
+        torch._softmax(self.scores, -1, False, out=self.probs)
         self._values(s)
         s.hidden.addmm_(s.attn_flat, self.o_t)
         self.norm_post()

@@ -9,17 +9,19 @@ layer at L_min, the middle and the last layer; host reads of token ids and stati
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 import torch
 
 from asl.config_groups import compose_node
-from asl.cost_model import ArchSpec, kv_entry_bytes, prefill_working_bytes
+from asl.cost_model import ArchSpec, decode_scratch_bytes, kv_entry_bytes, prefill_working_bytes
 from asl.engine.chunked_layer import DEFAULT_PREFILL_CHUNK
 from asl.engine.static_decode import DECODE_BLOCK
 from asl.methods.registry import method_from_config
 from asl.scalecheck.fake_model import build_fake_model, fake_mode
+from asl.scalecheck.goals import GiB, goal_failures  # noqa: F401 (re-exported)
 from asl.scalecheck.probe import MemoryProbe
 from asl.scalecheck.run import Measured, measure_request
 
@@ -27,11 +29,6 @@ MODELS = ("llama31_8b_ul", "qwen25_7b")
 LENGTHS = (131072, 262144, 524288, 1048576)
 DECODE_STEPS = 3
 TOLERANCE = 0.05  # measured peak within 5% of the prediction
-GiB = 2**30
-#: memory goals (issue 18): pruned prefill <= weights + KV + 2 GiB at 128K (Llama), every pruned method
-#: at 1M within one H100, FullKV at 512K within one H200
-WORKING_GOAL = 2 * GiB
-H100, H200 = 80e9, 141e9
 
 
 @dataclass(frozen=True)
@@ -84,6 +81,12 @@ class Row:
     selection_layer: int | None
     ratio: float
     status: str  # "ok" or what failed
+    seconds: float = 0.0  # wall time of the request on fake tensors (not compared: machine-dependent)
+
+
+def _buffer(length: int) -> int:
+    """A layer's static decode buffer: its kept entries + the generated tokens, rounded up to a block."""
+    return -(-(length + DECODE_STEPS + 1) // DECODE_BLOCK) * DECODE_BLOCK
 
 
 def predict(arch: ArchSpec, method, n: int, measured: Measured, weights: int, b: int, chunk: int) -> dict:
@@ -91,14 +94,13 @@ def predict(arch: ArchSpec, method, n: int, measured: Measured, weights: int, b:
     window = getattr(method, "window", 0) if getattr(method, "kv_budget", None) else 0
     kv_entries = sum(measured.kv_lengths)
     # the static decode's buffers: kept entries + the generated tokens, rounded up to DECODE_BLOCK
-    buffers = sum(
-        -(-(length + DECODE_STEPS + 1) // DECODE_BLOCK) * DECODE_BLOCK for length in measured.kv_lengths
-    )
+    buffers = sum(_buffer(length) for length in measured.kv_lengths)
     entry = kv_entry_bytes(arch, b)
     prefill = weights + buffers * entry + prefill_working_bytes(arch, n, b, chunk, window)
-    # the lean decode step keeps, per layer and request, fp32 scores and probabilities and bf16 blocked
-    # probabilities over the layer's whole buffer (Hq x L x (4 + 4 + 2) bytes; asl/engine/lean_step.py)
-    step_buffers = buffers * arch.heads * (4 + 4 + b)
+    # the lean decode step's scratch, one set per request over the longest layer's buffer, shared by the
+    # layers (asl/engine/lean_step.py: fp32 scores/probabilities, bf16 blocked probabilities, partial sums)
+    longest = max(_buffer(length) for length in measured.kv_lengths)
+    step_buffers = decode_scratch_bytes(arch, longest, b, DECODE_BLOCK)
     decode = weights + buffers * entry + step_buffers + 2 * 4 * arch.vocab
     return {"prefill": prefill, "decode": decode, "kv": kv_entries * entry}
 
@@ -122,12 +124,16 @@ def check_model(
         for n in lengths:
             for variant in chosen:
                 method = build(variant, model)
+                start = time.perf_counter()
                 measured = measure_request(model, probe, method, n, DECODE_STEPS, chunk)
-                rows += make_rows(name, variant, n, method, measured, arch, weights, b, chunk)
+                seconds = time.perf_counter() - start
+                rows += make_rows(name, variant, n, method, measured, arch, weights, b, chunk, seconds)
     return rows
 
 
-def make_rows(name, variant, n, method, measured: Measured, arch, weights, b, chunk) -> list[Row]:
+def make_rows(
+    name, variant, n, method, measured: Measured, arch, weights, b, chunk, seconds=0.0
+) -> list[Row]:
     """Rows of one request, each with its status (prediction, shapes, dtypes, leaks)."""
     predicted = predict(arch, method, n, measured, weights, b, chunk)
     decode_ops = measured.phases["decode"]["ops"] / (DECODE_STEPS * arch.num_layers)
@@ -156,26 +162,10 @@ def make_rows(name, variant, n, method, measured: Measured, arch, weights, b, ch
                 measured.selection_layer,
                 round(ratio, 4),
                 "; ".join(problems) or "ok",
+                round(seconds, 1),
             )
         )
     return out
-
-
-def goal_failures(rows: list[Row]) -> list[str]:
-    """The memory goals of issue 18 that the rows miss (only rows present are judged)."""
-    failures = []
-    for r in rows:
-        if r.phase != "prefill":
-            continue
-        pruned = not r.method.startswith("fullkv")
-        if pruned and r.model == "llama31_8b_ul" and r.context_length == 131072:
-            if r.peak_bytes > r.weights_bytes + r.kv_bytes + WORKING_GOAL:
-                failures.append(f"{r.model} {r.method} 128K: working set above 2 GiB")
-        if pruned and r.context_length == 1048576 and r.peak_bytes > H100:
-            failures.append(f"{r.model} {r.method} 1M: {r.peak_bytes / 1e9:.1f} GB does not fit one H100")
-        if r.method == "fullkv" and r.context_length == 524288 and r.peak_bytes > H200:
-            failures.append(f"{r.model} fullkv 512K: {r.peak_bytes / 1e9:.1f} GB does not fit one H200")
-    return failures
 
 
 def as_dicts(rows: list[Row]) -> list[dict]:

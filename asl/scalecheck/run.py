@@ -25,9 +25,11 @@ def fused_attention_standin(module, query, key, value, causal: bool, scaling: fl
         raise TypeError(f"attention inputs differ: {query.dtype}/{key.dtype}/{value.dtype} on {query.device}")
     if heads % kv_heads or value.shape[2] != k_len or (causal and q_len > k_len):
         raise ValueError(f"bad attention call: q {tuple(query.shape)}, k {tuple(key.shape)}, causal={causal}")
+    # the kernel writes the output and the LSE together: both are live until it returns
     lse = torch.empty(1, heads, q_len, dtype=torch.float32, device=query.device)
+    out = query.new_empty(1, q_len, heads, value.shape[-1])
     del lse
-    return query.new_empty(1, q_len, heads, value.shape[-1])
+    return out
 
 
 FUSED_KERNEL = Kernel(FUSED_STANDIN, fused_attention_standin)
