@@ -8,7 +8,7 @@ import torch
 
 from asl.scalecheck.check import GiB, Row, Variant, check_model, goal_failures, variants
 from asl.scalecheck.fake_model import fake_mode
-from asl.scalecheck.goals import memory_goals
+from asl.scalecheck.goals import full_before_note, memory_goals
 from asl.scalecheck.probe import Limits, MemoryProbe
 from asl.scalecheck.report import merge_rows, missing_settings, read_csv, wall_times, write_csv
 from asl.scalecheck.run import fused_attention_standin
@@ -62,6 +62,11 @@ def test_memory_goals():
     assert goal_failures([_row("fullkv", 131072, 40 * GiB)]) == []  # FullKV is not held to 2 GiB
     assert "H100" in goal_failures([_row("asl@last", 1048576, 81e9)])[0]
     assert "H200" in goal_failures([_row("fullkv", 524288, 142e9)])[0]
+    # a Full-before variant keeps the whole cache up to its layer by definition: listed, not judged
+    assert goal_failures([_row("asl_fullbefore@last", 1048576, 167e9)]) == []
+    assert "asl_fullbefore@last 167.0 GB; 1 of 1 above" in full_before_note(
+        [_row("asl_fullbefore@last", 1048576, 167e9)]
+    )
 
 
 def test_goal_lines_judge_the_worst_request_of_both_phases():

@@ -110,11 +110,18 @@ def gpu_hours_lines(methods: list[Any], arch: ArchSpec, tied: bool, dtype_bytes:
     """GPU-hours separate vs shared on one device profile, and the shared peak beside Full KV's alone."""
     from asl.efficiency.device import device_profile, profile_prefill_efficiency
     from asl.efficiency.floors import FloorInputs, predicted_peak, prediction_row
+    from asl.engine.chunking import DEFAULT_MLP_CHUNK  # what the runner prefills with
 
     rates = device_profile(profile)
     weights = weight_params(arch, tied) * dtype_bytes
     f = FloorInputs(
-        arch, dtype_bytes, weights, decode_weight_bytes(arch, dtype_bytes, tied), new_tokens, 8192, rates
+        arch,
+        dtype_bytes,
+        weights,
+        decode_weight_bytes(arch, dtype_bytes, tied),
+        new_tokens,
+        DEFAULT_MLP_CHUNK,
+        rates,
     )
     eff = profile_prefill_efficiency()
     separate = shared = 0.0

@@ -153,11 +153,18 @@ def gpu_lines(
     """
     from asl.efficiency.device import device_profile, profile_prefill_efficiency
     from asl.efficiency.floors import FloorInputs, prediction_row
+    from asl.engine.chunking import DEFAULT_MLP_CHUNK  # what the runner prefills with
 
     rates = device_profile(profile)
     weights = weight_params(arch, tied) * dtype_bytes
     f = FloorInputs(
-        arch, dtype_bytes, weights, decode_weight_bytes(arch, dtype_bytes, tied), new_tokens, 8192, rates
+        arch,
+        dtype_bytes,
+        weights,
+        decode_weight_bytes(arch, dtype_bytes, tied),
+        new_tokens,
+        DEFAULT_MLP_CHUNK,
+        rates,
     )
     efficiency = profile_prefill_efficiency()
     usable = rates.fits_bytes or 0

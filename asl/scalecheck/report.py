@@ -7,7 +7,7 @@ import csv
 from pathlib import Path
 
 from asl.scalecheck.check import LENGTHS, Row, as_dicts, variants
-from asl.scalecheck.goals import GiB, memory_goals
+from asl.scalecheck.goals import GiB, full_before_note, memory_goals
 
 COLUMNS = list(Row.__dataclass_fields__)
 _INTS = ("context_length", "peak_bytes", "predicted_bytes", "weights_bytes", "kv_bytes")
@@ -100,6 +100,7 @@ def model_page(model: str, rows: list[Row], failures: list[str]) -> str:
         "## Memory goals (issue 18), judged from this table",
         "",
         *[goal.verdict() for goal in memory_goals(rows)],
+        *([note] if (note := full_before_note(rows)) else []),
         "",
         "| method | N | phase | peak GiB | predicted GiB | measured/predicted | beyond weights+KV GiB |"
         " largest tensor MiB | decode ops/layer | status |",
