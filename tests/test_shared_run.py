@@ -98,3 +98,21 @@ def test_a_failing_shared_call_falls_back_to_each_method_alone(tmp_path):
     for d in dirs:
         errors = {r.id: r.error for r in read_records(d / "predictions.jsonl") if r.error}
         assert set(errors) == {"1"} and "out of memory" in errors["1"]  # each method recorded its own error
+
+
+def test_a_group_whose_runs_are_all_complete_recomputes_nothing(tmp_path):
+    methods = ["fullkv", "snapkv"]
+    first = run_shared(_cfgs(tmp_path, methods), [set()] * 2, backend=FakeBackend().backend())
+    before = [(d / "predictions.jsonl").read_bytes() for d in first]
+    again = FakeBackend()
+    assert run_shared(_cfgs(tmp_path, methods), [set()] * 2, backend=again.backend()) == first
+    assert again.calls == [] and [(d / "predictions.jsonl").read_bytes() for d in first] == before
+
+
+def test_members_share_one_sample_generation(tmp_path):
+    backend = FakeBackend()
+    loads = []
+    real = backend.load_examples
+    backend.load_examples = lambda *a, **k: loads.append(1) or real(*a, **k)
+    run_shared(_cfgs(tmp_path, ["fullkv", "snapkv", "asl"]), [set()] * 3, backend=backend.backend())
+    assert len(loads) == 1

@@ -115,8 +115,12 @@ class Experiment:
         return self._backend
 
     # -- validation (nothing is written here) -------------------------------------------------
-    def prepare(self) -> Path:
-        """Validate config, method, model and data; return the run directory (not yet created)."""
+    def prepare(self, same_samples: Experiment | None = None) -> Path:
+        """Validate config, method, model and data; return the run directory (not yet created).
+
+        ``same_samples``: a prepared experiment of the same model, benchmark node and seed (a shared-prefill
+        job's first member), whose examples are taken instead of generated again.
+        """
         cfg = self.cfg
         validate_run(cfg)
         check_paths(cfg, self.cli_keys)
@@ -135,14 +139,20 @@ class Experiment:
         be = self.backend
         be.check_data(self.bench)  # missing data and absent folders stop here, before the model loads
         self.model, self.tokenizer = load_cached(be, self.spec, cfg.get("device"), cfg.get("dtype"))
-        with warnings.catch_warnings(record=True) as caught:  # pool caps, skipped tasks: one line each
-            warnings.simplefilter("always")
-            self.examples = list(be.load_examples(self.bench, self.tokenizer, self.seed, self.skipped))
-        for warning in caught:
-            _warn(one_line(warning.message))
-        self.substitutions = substitutions(self.bench, self.examples)
-        for text in self.substitutions:  # one warning each, at the start; also in run_meta.json and tables
-            _warn(text)
+        if same_samples is not None and self._same_samples(same_samples):
+            self.examples, self.skipped = same_samples.examples, list(same_samples.skipped)
+            self.substitutions = list(same_samples.substitutions)
+        else:
+            with warnings.catch_warnings(record=True) as caught:  # pool caps, skipped tasks: one line each
+                warnings.simplefilter("always")
+                self.examples = list(be.load_examples(self.bench, self.tokenizer, self.seed, self.skipped))
+            for warning in caught:
+                _warn(one_line(warning.message))
+            self.substitutions = substitutions(self.bench, self.examples)
+            for (
+                text
+            ) in self.substitutions:  # one warning each, at the start; also in run_meta.json and tables
+                _warn(text)
         if not self.examples:
             raise HarnessError(
                 f"benchmark {self.bench.get('name')}: no examples for tasks {self.bench.get('tasks')}"
@@ -150,6 +160,10 @@ class Experiment:
         self.profile = self.bench.get("profile", "chat")
         self._prompt(self.examples[0])  # prompt-building errors surface before the run dir exists
         return self.run_dir
+
+    def _same_samples(self, other: Experiment) -> bool:
+        """Same model object, benchmark node and seed as ``other``: the same examples."""
+        return other.model is self.model and other.bench == self.bench and other.seed == self.seed
 
     def _prompt(self, example: Any) -> tuple[list[int], dict]:
         ids, info = self.backend.build_prompt_ids(

@@ -47,10 +47,12 @@ class SharedRun:
         for exp in self.runs:
             if exp not in pending:
                 print(f"complete: {exp.run_dir}, nothing to recompute", file=sys.stderr)
+        if not pending:
+            return [e.run_dir for e in self.members]
         if len(pending) == 1 or not self._shareable(pending):
             for exp in pending:
                 exp.execute()
-        elif pending:
+        else:
             self._execute(pending)
         return [e.run_dir for e in self.members]
 
@@ -152,6 +154,6 @@ def run_shared(
     experiments = [
         Experiment(cfg, backend, keys, experiment) for cfg, keys in zip(cfgs, cli_keys, strict=True)
     ]
-    for exp in experiments:
-        exp.prepare()
+    for index, exp in enumerate(experiments):
+        exp.prepare(experiments[0] if index else None)  # the samples are generated once
     return SharedRun(experiments).execute()
