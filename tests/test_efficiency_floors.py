@@ -39,19 +39,24 @@ def test_weight_count_matches_real_model():
 
 
 def test_working_set_hand_count():
-    """The chunked prefill's working set, counted by hand for TINY (h 64, Hq 4, Hkv 2, d 16, I 128)."""
+    """The chunked prefill's working set, counted by hand for TINY (h 64, Hq 4, Hkv 2, d 16, I 128): the
+    largest of the norm's moment, attention's, the MLP's (sub-chunked) and window scoring's."""
     n, b = 1000, 4
     whole_layer = n * b * (64 + 2 * 2 * 16)  # residual + one layer's K/V scratch
-    # attention chunk: 3h + 3 Hq d + 4 Hkv d + 2 d = 192 + 192 + 128 + 32 elements, RMSNorm's fp32 8h bytes
-    attention = lambda c: c * b * 544 + c * 64 * 8  # noqa: E731
-    mlp = lambda c: c * b * (2 * 64 + 3 * 128) + c * 64 * 8  # noqa: E731
-    assert prefill_working_bytes(TINY, n, b, None) == whole_layer + max(attention(n), mlp(n))
-    assert prefill_working_bytes(TINY, n, b, 40) == whole_layer + max(attention(40), mlp(40))
+    norm = lambda c: c * 64 * (8 + b)  # noqa: E731 - RMSNorm's fp32 upcast (8 h bytes) and its output
+    # attention chunk: 3h + 3 Hq d + 4 Hkv d + 2 d = 192 + 192 + 128 + 32 elements, the fp32 LSE (4 Hq bytes)
+    attention = lambda c: c * b * 544 + c * 4 * 4  # noqa: E731
+    # MLP: the chunk's normed input and output (2h), one sub-chunk's gate, up, product and output (3I + h)
+    mlp = lambda c, s: c * b * 2 * 64 + s * b * (3 * 128 + 64)  # noqa: E731
+    moments = lambda c, s: max(norm(c), attention(c), mlp(c, s))  # noqa: E731
+    assert prefill_working_bytes(TINY, n, b, None) == whole_layer + moments(n, n)
+    assert prefill_working_bytes(TINY, n, b, 40) == whole_layer + moments(40, 40)
     # window scoring: one KV head's fp32 logits and softmax (2 G w n) and the histogram (Hq n)
     scoring = 4 * n * (2 * 2 * 8 + 4)
-    assert prefill_working_bytes(TINY, n, b, 40, window=8) == whole_layer + max(
-        attention(40), mlp(40), scoring
-    )
+    assert prefill_working_bytes(TINY, n, b, 40, window=8) == whole_layer + max(moments(40, 40), scoring)
+    # above 32 chunks the chunk grows to n / 32 (100 tokens) while the MLP keeps its 40-token sub-chunks
+    long = 3200
+    assert prefill_working_bytes(TINY, long, b, 40) == long * b * 128 + moments(100, 40)
 
 
 def test_working_set_is_bounded_by_the_chunk():
@@ -63,7 +68,10 @@ def test_working_set_is_bounded_by_the_chunk():
         return prefill_working_bytes(LLAMA, n, 2, chunk) - n * per_token
 
     assert chunk_term(65536) == chunk_term(131072) == chunk_term(4096)
-    assert chunk_term(1048576) == chunk_term(32768, 32768) == 8 * chunk_term(4096)
+    # at 1M a chunk is 32768 tokens; its MLP runs in 4096-token sub-chunks, so the chunk's moments are at
+    # most 8x the 4096-token ones and below an MLP that took the whole chunk at once
+    assert chunk_term(32768, 32768) == 8 * chunk_term(4096)
+    assert chunk_term(4096) < chunk_term(1048576) < chunk_term(32768, 32768)
 
 
 def test_llama_floors_match_the_issue():

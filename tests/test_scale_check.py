@@ -149,6 +149,6 @@ def test_script_merges_runs_into_the_table_in_out(tmp_path):
     assert script.main(["--merge", str(tmp_path / "long.csv"), "--out", str(out)]) == 0
     assert [r.context_length for r in read_csv(out / "scale_check.csv")] == [131072, 1048576]
     page = (out / "llama31_8b_ul.md").read_text()
-    assert "1M: every pruned method's request peak <= 80 GB (one H100): **met**" in page
+    assert "1M: every method pruning from the first layer: request peak <= 80 GB (one H100): **met**" in page
     assert script.main(["--merge", str(tmp_path / "long.csv"), "--out", str(out), "--fresh"]) == 0
     assert len(read_csv(out / "scale_check.csv")) == 1
