@@ -51,11 +51,22 @@ def test_flags_may_follow_overrides(argv, expected):
 
 
 def test_multirun_preview_lists_every_job():
-    msg, text = precheck(["--cfg", "job", "-m", "experiment=table2_embedded"], validate=True)
+    msg, text = precheck(
+        ["--cfg", "job", "-m", "experiment=table2_embedded", "share_prefill=false"], validate=True
+    )
     assert msg is None and text.startswith("# 8 job(s)")
     assert "# job 0: method=fullkv experiment=table2_embedded" in text and "num_samples: 12" in text
-    msg, text = precheck(["-c", "hydra", "-m", "method=asl,fullkv", "seed=1,2"])
+    msg, text = precheck(["-c", "hydra", "-m", "method=asl,fullkv", "seed=1,2", "share_prefill=false"])
     assert text.startswith("# 4 job(s)") and "sweeper:" in text
+    # shared prefills (the default): the jobs that differ only in their method are one job
+    msg, text = precheck(["--cfg", "job", "-m", "experiment=table2_embedded"], validate=True)
+    assert (
+        msg is None
+        and text.startswith("# 1 job(s)")
+        and "run.share_group=[['method=fullkv'],['method=snapkv']" in text
+    )
+    msg, text = precheck(["-c", "hydra", "-m", "method=asl,fullkv", "seed=1,2"])
+    assert text.startswith("# 2 job(s)") and "# job 1: seed=2 method=asl run.share_group=" in text
 
 
 @pytest.mark.parametrize(
@@ -98,7 +109,12 @@ def test_run_multirun_preview_and_info_from_the_command_line(tmp_path):
                   cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert (
-        proc.stdout.startswith("# 24 job(s)") and "Traceback" not in proc.stderr
+        proc.stdout.startswith("# 2 job(s)") and "Traceback" not in proc.stderr
+    )  # 3 methods x 4 tau shared per seed, 2 seeds
+    separate = script("run.py", "experiment=tau_sweep", "--cfg=job", "benchmark=infinitebench_embedded", "-m",
+                      "share_prefill=false", cwd=tmp_path)  # fmt: skip
+    assert separate.returncode == 0 and separate.stdout.startswith(
+        "# 24 job(s)"
     )  # 3 methods x 4 tau x 2 seeds
     info = script("run.py", "--info", "defaults", cwd=tmp_path)
     assert info.returncode == 0 and "Defaults List" in info.stdout
