@@ -14,7 +14,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from asl.cost_model import ArchSpec, decode_weight_bytes, kv_bytes, shared_prefill_flops, weight_params
+from asl.cost_model import ArchSpec, kv_bytes, shared_prefill_flops
 from asl.harness.config import resolve_run_method, to_plain
 
 GB = 1e9
@@ -108,21 +108,12 @@ def sharing_lines(
 def gpu_hours_lines(methods: list[Any], arch: ArchSpec, tied: bool, dtype_bytes: int, profile: str,
                     runs: dict[int, int], new_tokens: int) -> list[str]:  # fmt: skip
     """GPU-hours separate vs shared on one device profile, and the shared peak beside Full KV's alone."""
-    from asl.efficiency.device import device_profile, profile_prefill_efficiency
-    from asl.efficiency.floors import FloorInputs, predicted_peak, prediction_row
-    from asl.engine.chunking import DEFAULT_MLP_CHUNK  # what the runner prefills with
+    from asl.efficiency.device import profile_prefill_efficiency
+    from asl.efficiency.floors import predicted_peak, prediction_row
+    from asl.harness.preflight import floor_inputs
 
-    rates = device_profile(profile)
-    weights = weight_params(arch, tied) * dtype_bytes
-    f = FloorInputs(
-        arch,
-        dtype_bytes,
-        weights,
-        decode_weight_bytes(arch, dtype_bytes, tied),
-        new_tokens,
-        DEFAULT_MLP_CHUNK,
-        rates,
-    )
+    f = floor_inputs(arch, tied, dtype_bytes, profile, new_tokens)
+    rates = f.rates
     eff = profile_prefill_efficiency()
     separate = shared = 0.0
     peaks = []

@@ -137,6 +137,20 @@ def _bench_profile(model: str) -> str | None:
     return (models.get(model) or {}).get("profile")
 
 
+def floor_inputs(arch: ArchSpec, tied: bool, dtype_bytes: int, profile: str, new_tokens: int) -> Any:
+    """The cost and memory models' inputs for ``arch`` on a device profile, prefilled as the runner does
+    (its default chunk), decoding ``new_tokens`` tokens (``asl.efficiency.floors.FloorInputs``)."""
+    from asl.efficiency.device import device_profile
+    from asl.efficiency.floors import FloorInputs
+    from asl.engine.chunking import DEFAULT_MLP_CHUNK
+
+    weights = weight_params(arch, tied) * dtype_bytes
+    decode_weights = decode_weight_bytes(arch, dtype_bytes, tied)
+    return FloorInputs(
+        arch, dtype_bytes, weights, decode_weights, new_tokens, DEFAULT_MLP_CHUNK, device_profile(profile)
+    )
+
+
 def gpu_lines(
     method: Any,
     arch: ArchSpec,
@@ -151,21 +165,11 @@ def gpu_lines(
     ``runs`` maps a prompt length to the number of prompts of that length; ``new_tokens`` is the mean
     decode budget per prompt.
     """
-    from asl.efficiency.device import device_profile, profile_prefill_efficiency
-    from asl.efficiency.floors import FloorInputs, prediction_row
-    from asl.engine.chunking import DEFAULT_MLP_CHUNK  # what the runner prefills with
+    from asl.efficiency.device import profile_prefill_efficiency
+    from asl.efficiency.floors import prediction_row
 
-    rates = device_profile(profile)
-    weights = weight_params(arch, tied) * dtype_bytes
-    f = FloorInputs(
-        arch,
-        dtype_bytes,
-        weights,
-        decode_weight_bytes(arch, dtype_bytes, tied),
-        new_tokens,
-        DEFAULT_MLP_CHUNK,
-        rates,
-    )
+    f = floor_inputs(arch, tied, dtype_bytes, profile, new_tokens)
+    rates, weights = f.rates, f.weights_bytes
     efficiency = profile_prefill_efficiency()
     usable = rates.fits_bytes or 0
     lines = [
