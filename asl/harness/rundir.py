@@ -65,6 +65,13 @@ def describe_holder(text: str) -> str:
         return "another process"
 
 
+def unlock(fh: IO[str] | None) -> None:
+    """Release and close a locked file handle (None: nothing held); returns None for the caller's slot."""
+    if fh is not None:
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()
+
+
 class RunLock:
     """Exclusive advisory lock of one run directory for the lifetime of a run (``with RunLock(...)``)."""
 
@@ -98,10 +105,7 @@ class RunLock:
 
     def release(self) -> None:
         """Drop the lock (the file stays: removing it could let two processes lock different inodes)."""
-        if self._fh is not None:
-            fcntl.flock(self._fh, fcntl.LOCK_UN)
-            self._fh.close()
-            self._fh = None
+        self._fh = unlock(self._fh)
 
     def __enter__(self) -> RunLock:
         self.acquire()

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-from asl.harness.rundir import LOCK_FILE, RunLock, describe_holder
+from asl.harness.rundir import LOCK_FILE, RunLock, describe_holder, unlock
 from asl.harness.validation import HarnessError
 from asl.results.schema import SampleRecord
 from asl.results.shardfiles import merge_records, prediction_files, shard_name, shard_predictions
@@ -133,10 +133,7 @@ class ShardLock(RunLock):
             raise
 
     def _release_shared(self) -> None:
-        if self._shared is not None:
-            fcntl.flock(self._shared, fcntl.LOCK_UN)
-            self._shared.close()
-            self._shared = None
+        self._shared = unlock(self._shared)
 
     def release(self) -> None:
         """Drop both locks."""
