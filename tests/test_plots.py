@@ -123,6 +123,17 @@ def test_sweep_titles_say_when_a_run_skipped_tasks(inputs) -> None:
     assert tau.title("tau") == "tau, ruler (C = 2048, 2 of 3 tasks, n = 4 per task)"
 
 
+def test_sweeps_draw_one_seed_and_say_so(inputs) -> None:
+    """Two seeds of every run: each point is the first seed's samples (not one seed's overwriting the
+    other's cell), the baseline too, and the title names it."""
+    second = [dataclasses.replace(r, seed=1, run_hash=r.run_hash + "-s1") for r in inputs.rows]
+    (tau,) = sweeps(second + inputs.rows, "tau", "fullkv")
+    assert {r.seed for _, rs in tau.series["ASL"] for r in rs} == {0} == {r.seed for r in tau.baseline}
+    assert tau.seeds == [0, 1] and tau.title("tau").endswith("n = 4 per task, seed 0 of 2)")
+    (one,) = sweeps(inputs.rows, "tau", "fullkv")
+    assert "seed" not in one.title("tau")
+
+
 def test_layer_markers_come_from_recorded_configs(results: Path, tmp_path: Path) -> None:
     marks = [(m.key, m.layer, m.display.label) for m in layer_markers(load_inputs(results).runs)]
     assert marks == [("l_min", 10, "ASL"), ("filter_layer", 13, "GemFilter"), ("tsp_layer", 15, "FastKV")]

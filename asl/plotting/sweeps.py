@@ -1,7 +1,8 @@
 """Sweep figures: tau sensitivity (paper Table 9 as a figure) and accuracy vs KV budget.
 
 A method is drawn when its runs on a benchmark take at least two values of the swept hyper-parameter;
-every other hyper-parameter that varies is held at its most common value (named in the title with n).
+every other hyper-parameter that varies is held at its most common value (named in the title with n), and
+the seed at its first value (a point is one seed's samples: the tau sweep chooses on seed 1, tests on 0).
 Accuracies are the paper's task means of the runs with their 95% intervals (error bars; the baseline's as
 a band); TTFT ratios only between runs timed in one invocation (:func:`asl.results.tables.ratio_rows`).
 The paper's Table 9 is overlaid on the tau figure (the model's own rows, else Llama-3.1-8B's, labelled).
@@ -39,6 +40,7 @@ class Sweep:
     displays: dict[str, Display]
     baseline: list[Row]
     held: dict[str, list]
+    seeds: list[int]  # every seed the runs took; the figure draws the first (one seed's samples per point)
 
     def title(self, what: str) -> str:
         """``what, benchmark (C = 256)`` and the task coverage when a run skipped tasks."""
@@ -50,6 +52,8 @@ class Sweep:
         counts = sorted({r.cell.n_scored for r in rows})
         if counts:
             notes.append(f"n = {counts[0]}" + (f"–{counts[-1]}" if len(counts) > 1 else "") + " per task")
+        if len(self.seeds) > 1:
+            notes.append(f"seed {self.seeds[0]} of {len(self.seeds)}")
         text = ", ".join(n for n in notes if n)
         return f"{what}, {self.benchmark}" + (f" ({text})" if text else "")
 
@@ -59,6 +63,8 @@ def sweeps(rows: list[Row], key: str, baseline: str) -> list[Sweep]:
     held at their most common value over ``rows`` (one model's)."""
     out = []
     kept_rows, held = hold_rows(rows, free=(key,))
+    seeds = sorted({r.seed for r in kept_rows})
+    kept_rows = [r for r in kept_rows if r.seed == seeds[0]] if seeds else kept_rows
     for (_, bench), kept in groups(kept_rows).items():
         series: dict[str, dict[float, list[Row]]] = {}
         for r in kept:
@@ -72,7 +78,7 @@ def sweeps(rows: list[Row], key: str, baseline: str) -> list[Sweep]:
         if swept:
             displays = {r.label: r.display for r in kept}
             base = [r for r in kept if r.method == baseline]
-            out.append(Sweep(bench, kept[0].family, key, swept, displays, base, held))
+            out.append(Sweep(bench, kept[0].family, key, swept, displays, base, held, seeds))
     return out
 
 
@@ -135,7 +141,8 @@ def plot_tau(rows: list[Row], model: str, out_dir: Path, baseline: str) -> list[
         if sw.baseline:
             ax_t.axhline(1.0, color=sw.baseline[0].display.color, linestyle=":", linewidth=0.9)
         if not timed:
-            ax_t.text(0.5, 0.5, f"no {baseline} run timed in the same\ninvocation: our ratio not drawn",
+            ax_t.text(0.5, 0.5, f"no {baseline} run timed in the same invocation\n(shared-prefill runs "
+                      "are untimed):\nour ratio not drawn",
                       transform=ax_t.transAxes, ha="center", va="center", fontsize=7)  # fmt: skip
             log.info("tau sensitivity (%s/%s): no same-invocation %s run, our TTFT ratio not drawn",
                      model, sw.benchmark, baseline)  # fmt: skip
