@@ -132,6 +132,11 @@ def test_sweeps_draw_one_seed_and_say_so(inputs) -> None:
     assert tau.seeds == [0, 1] and tau.title("tau").endswith("n = 4 per task, seed 0 of 2)")
     (one,) = sweeps(inputs.rows, "tau", "fullkv")
     assert "seed" not in one.title("tau")
+    elsewhere = [
+        dataclasses.replace(r, seed=1, run_hash=r.run_hash + "-s1", benchmark="other") for r in inputs.rows
+    ]
+    (ruler, other) = sweeps(inputs.rows + elsewhere, "tau", "fullkv")  # seeds are counted per benchmark
+    assert (ruler.benchmark, ruler.seeds, other.benchmark, other.seeds) == ("ruler", [0], "other", [1])
 
 
 def test_layer_markers_come_from_recorded_configs(results: Path, tmp_path: Path) -> None:

@@ -63,9 +63,9 @@ def sweeps(rows: list[Row], key: str, baseline: str) -> list[Sweep]:
     held at their most common value over ``rows`` (one model's)."""
     out = []
     kept_rows, held = hold_rows(rows, free=(key,))
-    seeds = sorted({r.seed for r in kept_rows})
-    kept_rows = [r for r in kept_rows if r.seed == seeds[0]] if seeds else kept_rows
-    for (_, bench), kept in groups(kept_rows).items():
+    for (_, bench), every_seed in groups(kept_rows).items():
+        seeds = sorted({r.seed for r in every_seed})
+        kept = [r for r in every_seed if r.seed == seeds[0]]
         series: dict[str, dict[float, list[Row]]] = {}
         for r in kept:
             if isinstance(r.config.get(key), (int, float)):
