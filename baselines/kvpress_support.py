@@ -157,7 +157,9 @@ def press_label(name: str) -> str:
     return f"{base} (kvpress)"
 
 
-_PALETTE = ("#E69F00", "#CC79A7", "#D55E00", "#117733", "#88CCEE", "#AA4499", "#44AA99", "#882255", "#DDCC77")
+#: colours no native method uses (tests/test_kvpress_presses.py checks it), so a press never looks like one
+_PALETTE = ("#117733", "#88CCEE", "#AA4499", "#44AA99", "#882255", "#DDCC77", "#661100", "#6699CC", "#EE3377",
+            "#33BBEE", "#EE7733", "#009988")  # fmt: skip
 
 
 def press_color(name: str) -> str:

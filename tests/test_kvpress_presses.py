@@ -59,6 +59,19 @@ def test_supported_press_runs_on_the_embedded_model(embedded, prompt, press):
         assert sum(lengths) <= C * len(lengths) + len(lengths)
 
 
+def test_press_colours_differ_from_every_native_methods():
+    """A press in a figure never takes the colour of a native method (the budget figure draws both)."""
+    from asl.methods.registry import list_methods
+    from baselines.kvpress_support import press_color
+
+    natives = [build_method(m) for m in list_methods() if not m.startswith("kvpress")]
+    taken = {
+        c.lower() for m in natives for c in (m.display().color, getattr(m, "full_before_color", None)) if c
+    }
+    presses = {name: press_color(name).lower() for name in SUPPORTED}
+    assert not taken & set(presses.values()), {n: c for n, c in presses.items() if c in taken}
+
+
 @pytest.mark.parametrize("press", ["AdaKVPress", "QFilterPress", "DecodingPress", "KeyRerotationPress"])
 def test_unsupported_press_is_a_one_line_error_with_its_reason(press):
     with pytest.raises(ValueError, match=f"{press} is not supported here: ") as info:
