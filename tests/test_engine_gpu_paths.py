@@ -76,12 +76,13 @@ def test_flash_wrapper_rejects_the_engine_name(flash_llama, monkeypatch):
         ALL_ATTENTION_FUNCTIONS["flash_attention_2"](module, q, kv, kv, None, scaling=0.25, is_causal=True)
 
 
+@pytest.mark.parametrize("mode", ["static", "static_nograph"])
 @pytest.mark.parametrize("name", NAMES)
-def test_static_decode_equals_eager(tiny_model, name):
+def test_static_decode_equals_eager(tiny_model, name, mode):
     prompt = random_prompt(120, tiny_model.config.vocab_size, seed=22)[0]
     eager = run(tiny_model, name, prompt, decode_mode="eager")
-    static = run(tiny_model, name, prompt, decode_mode="static")
-    expected = "eager" if build_method(name).decode_eviction else "static"  # decode-time eviction: eager
+    static = run(tiny_model, name, prompt, decode_mode=mode)
+    expected = "eager" if build_method(name).decode_eviction else mode  # decode-time eviction: eager
     assert (eager.decode_mode, static.decode_mode) == ("eager", expected) and not static.decode_graph
     assert bool(static.decode_mode_reason) == (expected == "eager")
     assert static.token_ids == eager.token_ids and static.kv_lengths == eager.kv_lengths

@@ -167,7 +167,7 @@ def generate_many(
         method = resolve_method(method, model)
         check_window(method, chunk)
         mode, reason = resolve_decode_mode(decode_mode, device), ""
-        if method.decode_eviction and mode == "static":
+        if method.decode_eviction and mode.startswith("static"):  # static and static_nograph
             mode, reason = (
                 "eager",
                 f"{method.name} evicts KV entries while decoding; the static step's shapes are fixed",
