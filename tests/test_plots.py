@@ -137,6 +137,10 @@ def test_sweeps_draw_one_seed_and_say_so(inputs) -> None:
     ]
     (ruler, other) = sweeps(inputs.rows + elsewhere, "tau", "fullkv")  # seeds are counted per benchmark
     assert (ruler.benchmark, ruler.seeds, other.benchmark, other.seeds) == ("ruler", [0], "other", [1])
+    # seed 0 of a benchmark ran only unswept methods, seed 1 the sweep: the sweep is drawn, from seed 1
+    unswept = [dataclasses.replace(r, benchmark="other") for r in inputs.rows if "tau" not in r.config]
+    (_, other) = sweeps(inputs.rows + elsewhere + unswept, "tau", "fullkv")
+    assert other.seeds == [1] and {r.seed for _, rs in other.series["ASL"] for r in rs} == {1}
 
 
 def test_layer_markers_come_from_recorded_configs(results: Path, tmp_path: Path) -> None:

@@ -64,8 +64,9 @@ def sweeps(rows: list[Row], key: str, baseline: str) -> list[Sweep]:
     out = []
     kept_rows, held = hold_rows(rows, free=(key,))
     for (_, bench), every_seed in groups(kept_rows).items():
-        seeds = sorted({r.seed for r in every_seed})
-        kept = [r for r in every_seed if r.seed == seeds[0]]
+        # the first seed among the runs that take a value of ``key`` (a seed without them draws nothing)
+        seeds = sorted({r.seed for r in every_seed if isinstance(r.config.get(key), (int, float))})
+        kept = [r for r in every_seed if r.seed == seeds[0]] if seeds else []
         series: dict[str, dict[float, list[Row]]] = {}
         for r in kept:
             if isinstance(r.config.get(key), (int, float)):
